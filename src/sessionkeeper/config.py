@@ -1,0 +1,84 @@
+"""Configuration keys, their defaults, and how they are read.
+
+Every key is set once on ``app.config`` with ``setdefault``; :class:`Settings`
+is the parsed, validated view the session interfaces use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULTS", "Settings", "seconds"]
+
+#: Every ``SESSION_*`` key SessionKeeper reads, with its default. The README documents each.
+DEFAULTS: dict[str, Any] = {
+    "SESSION_STORE": "cookie",
+    "SESSION_COOKIE_ENCRYPT": False,
+    "SESSION_COOKIE_MAX_SIZE": 4093,
+    "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    "SESSION_TOUCH_INTERVAL": timedelta(minutes=1),
+    "SESSION_KEY_PREFIX": "session:",
+    "SESSION_STORE_TIMEOUT": 2.0,
+    "SESSION_KV_TOKEN": None,
+    "SESSION_SAVE_DEADLINE": 5.0,
+    "SESSION_LOCKING": False,
+    "SESSION_LOCK_TIMEOUT": 10.0,
+}
+
+
+def seconds(value: object, name: str, *, allow_zero: bool = False) -> float:
+    """Read a duration given as a ``timedelta`` or a number of seconds (fractions allowed)."""
+    if isinstance(value, timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise ConfigError(f"{name} must be a timedelta or a number of seconds, got {value!r}")
+    if result < 0 or (result == 0 and not allow_zero):
+        raise ConfigError(
+            f"{name} must be {'zero or ' if allow_zero else ''}positive, got {value!r}"
+        )
+    return result
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The parsed configuration of one app."""
+
+    idle_timeout: float
+    absolute_timeout: float
+    touch_interval: float
+    key_prefix: str
+    store_timeout: float
+    save_deadline: float
+    locking: bool
+    lock_timeout: float
+    cookie_max_size: int
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Settings:
+        """Validate and convert the ``SESSION_*`` keys; raise ConfigError naming a bad key."""
+        settings = cls(
+            idle_timeout=seconds(config["SESSION_IDLE_TIMEOUT"], "SESSION_IDLE_TIMEOUT"),
+            absolute_timeout=seconds(
+                config["SESSION_ABSOLUTE_TIMEOUT"], "SESSION_ABSOLUTE_TIMEOUT"
+            ),
+            touch_interval=seconds(
+                config["SESSION_TOUCH_INTERVAL"], "SESSION_TOUCH_INTERVAL", allow_zero=True
+            ),
+            key_prefix=str(config["SESSION_KEY_PREFIX"]),
+            store_timeout=seconds(config["SESSION_STORE_TIMEOUT"], "SESSION_STORE_TIMEOUT"),
+            save_deadline=seconds(config["SESSION_SAVE_DEADLINE"], "SESSION_SAVE_DEADLINE"),
+            locking=bool(config["SESSION_LOCKING"]),
+            lock_timeout=seconds(config["SESSION_LOCK_TIMEOUT"], "SESSION_LOCK_TIMEOUT"),
+            cookie_max_size=int(config["SESSION_COOKIE_MAX_SIZE"]),
+        )
+        if settings.touch_interval >= settings.idle_timeout:
+            raise ConfigError("SESSION_TOUCH_INTERVAL must be shorter than SESSION_IDLE_TIMEOUT")
+        return settings

@@ -1,0 +1,101 @@
+"""The Flask extension: pick the session interface and store from the app's config."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from flask.sessions import SessionInterface
+
+from .config import DEFAULTS, Settings
+from .cookie import SignedCookieSessionInterface
+from .errors import ConfigError, SessionError, StoreError
+from .server import ServerSessionInterface, unavailable_response
+from .stores import Store, store_from_url
+from .stores.base import Clock
+
+__all__ = ["KeeperState", "SessionKeeper"]
+
+
+@dataclass(frozen=True, slots=True)
+class KeeperState:
+    """What SessionKeeper set up for one app: ``app.extensions["sessionkeeper"]``."""
+
+    interface: SessionInterface
+    settings: Settings
+    store: Store | None
+    """The server-side store, or None in cookie mode."""
+
+
+class SessionKeeper:
+    """Install SessionKeeper's sessions on a Flask app.
+
+    ``SessionKeeper(app)`` or ``keeper = SessionKeeper(); keeper.init_app(app)``.
+    ``SESSION_STORE`` picks the mode: ``"cookie"`` (default), a store URL such as
+    ``"sqlite:///sessions.db"`` or ``"redis://localhost:6379/0"``, or a ready
+    :class:`~sessionkeeper.stores.Store` (whose owner closes it).
+    """
+
+    def __init__(self, app: Flask | None = None, *, clock: Clock = time.time) -> None:
+        self._clock = clock
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Configure ``app``; a wrong config fails here with a message saying what to set."""
+        for key, value in DEFAULTS.items():
+            app.config.setdefault(key, value)
+        if not app.secret_key:
+            raise ConfigError(
+                "SessionKeeper needs a secret key to sign session cookies: set SECRET_KEY "
+                "(for example to the output of "
+                "`python -c 'import secrets; print(secrets.token_hex())'`)"
+            )
+        if app.config.get("SESSION_COOKIE_SAMESITE") is None:
+            app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+        settings = Settings.from_config(app.config)
+        store = self._store(app, settings)
+        interface: SessionInterface
+        if store is not None:
+            interface = ServerSessionInterface(store, settings, app, clock=self._clock)
+        elif app.config["SESSION_COOKIE_ENCRYPT"]:
+            from .encrypted import EncryptedCookieSessionInterface
+
+            interface = EncryptedCookieSessionInterface(clock=self._clock)
+        else:
+            interface = SignedCookieSessionInterface()
+        if isinstance(interface, SignedCookieSessionInterface | ServerSessionInterface):
+            interface.max_cookie_size = settings.cookie_max_size
+        app.session_interface = interface
+        app.extensions["sessionkeeper"] = KeeperState(interface, settings, store)
+        app.register_error_handler(StoreError, unavailable_response)
+        app.register_error_handler(SessionError, unavailable_response)
+
+    def _store(self, app: Flask, settings: Settings) -> Store | None:
+        configured: Any = app.config["SESSION_STORE"]
+        if isinstance(configured, Store):
+            return configured
+        if not isinstance(configured, str):
+            raise ConfigError(
+                f"SESSION_STORE must be 'cookie', a store URL or a Store, got {configured!r}"
+            )
+        if configured == "cookie":
+            return None
+        return store_from_url(
+            configured,
+            clock=self._clock,
+            instance_path=app.instance_path,
+            timeout=settings.store_timeout,
+            token=app.config["SESSION_KV_TOKEN"],
+        )
+
+    @staticmethod
+    def state(app: Flask) -> KeeperState:
+        """The :class:`KeeperState` of an app this extension was initialised on."""
+        try:
+            state: KeeperState = app.extensions["sessionkeeper"]
+        except KeyError:
+            raise RuntimeError("SessionKeeper.init_app(app) has not been called") from None
+        return state

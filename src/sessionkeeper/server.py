@@ -1,0 +1,340 @@
+"""Server-side sessions: the cookie carries a signed random id, the data lives in a Store.
+
+A request pays for what it uses. Opening a session costs nothing; the store is
+read when the view first touches ``session``; it is written only when the data
+changed (compared as serialised JSON, so nested changes count); an unchanged
+session is at most ``touch``-ed once per ``SESSION_TOUCH_INTERVAL``.
+
+Saves are patches: the keys this request set or deleted are written with
+compare-and-set against the version it loaded. When another request wrote in
+between, the latest record is reloaded, the patch re-applied and the write
+retried with jittered backoff until ``SESSION_SAVE_DEADLINE``, so overlapping
+requests of one session never lose each other's keys.
+
+The store key is the SHA-256 of the id, so a dump of the store yields no usable
+cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from flask import Flask, Request, Response, request
+from flask.json.tag import TaggedJSONSerializer
+from flask.sessions import SessionMixin, session_json_serializer
+from itsdangerous import BadSignature, Signer
+from markupsafe import escape
+
+from ._cookies import CookieDefaults, client_address, security_log
+from .config import Settings
+from .errors import Conflict, SaveConflict, SessionError, StoreError
+from .stores.base import ABSENT, Clock, Store, Version
+
+__all__ = ["ServerSession", "ServerSessionInterface", "unavailable_response"]
+
+log = logging.getLogger("sessionkeeper")
+CookieAction = Literal["set", "delete"] | None
+_MISSING = object()
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def untag(serializer: TaggedJSONSerializer, value: Any) -> Any:
+    """Rebuild Python values from tagged JSON, leaving ``value`` itself untouched."""
+    if isinstance(value, dict):
+        return serializer.untag({k: untag(serializer, v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [untag(serializer, item) for item in value]
+    return value
+
+
+class ServerSession(SessionMixin):
+    """Flask's ``session`` for server-side stores; loads from the store on first use."""
+
+    def __init__(self, interface: ServerSessionInterface, cookie: str | None) -> None:
+        self._interface = interface
+        self.cookie = cookie
+        self._data: dict[str, Any] | None = None
+        self.sid: str | None = None
+        self.key: str | None = None
+        self.version: Version | None = None
+        self.expires: float | None = None
+        self.created = 0.0
+        self.base: dict[str, Any] = {}
+        self.discard: list[str] = []
+        self.accessed = False
+        self.modified = False
+        self.new = True
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The session's data, loaded from the store on first access."""
+        if self._data is None:
+            self._data = self._interface.load(self)
+        return self._data
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this request has read the session from the store."""
+        return self._data is not None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.modified = True
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.modified = True
+
+    def __repr__(self) -> str:
+        state = repr(self._data) if self._data is not None else "<not loaded>"
+        return f"<ServerSession {state}>"
+
+    def regenerate(self) -> None:
+        """Move the data to a new session id and destroy the old one. Call it at login."""
+        data = self.data
+        if self.key is not None:
+            self.discard.append(self.key)
+        self.sid = self.key = self.version = None
+        self.base = {}
+        self.modified = bool(data)
+
+    def destroy(self) -> None:
+        """Delete the session from the store and clear it; the old cookie stops working."""
+        self.regenerate()
+        self.data.clear()
+        self.created = self._interface.clock()
+        self.modified = True
+
+
+class ServerSessionInterface(CookieDefaults):
+    """Flask session interface that keeps session data in a :class:`Store`."""
+
+    serializer = session_json_serializer
+    salt = "sessionkeeper.session-id"
+
+    def __init__(self, store: Store, settings: Settings, app: Flask, *, clock: Clock) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.max_cookie_size = settings.cookie_max_size
+        keys = [*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key]
+        self.signer = Signer(
+            keys, salt=self.salt, key_derivation="hmac", digest_method=hashlib.sha256
+        )
+        self.sleep: Callable[[float], None] = time.sleep
+
+    def key_for(self, sid: str) -> str:
+        """The store key of a session id: a hash, so the store never holds a usable token."""
+        return self.settings.key_prefix + hashlib.sha256(sid.encode()).hexdigest()
+
+    # Flask hooks -----------------------------------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        return ServerSession(self, request.cookies.get(self.get_cookie_name(app)) or None)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, ServerSession) or not session.accessed:
+            return
+        response.vary.add("Cookie")
+        if not session.loaded:
+            return  # loading failed; the view's error response stands
+        try:
+            action = self.commit(session)
+        except (StoreError, SessionError) as exc:
+            fail_response(response, exc)
+            return
+        if action == "set":
+            assert session.sid is not None
+            self.set_session_cookie(
+                app, response, self.signer.sign(session.sid).decode(), self.cookie_expires(session)
+            )
+        elif action == "delete":
+            self.delete_session_cookie(app, response)
+
+    def cookie_expires(self, session: ServerSession) -> datetime | None:
+        """Keep a permanent session's cookie to the absolute timeout, others per browser run."""
+        if not session.permanent:
+            return None
+        return datetime.fromtimestamp(session.created + self.settings.absolute_timeout, UTC)
+
+    # Loading ---------------------------------------------------------------------------
+
+    def load(self, session: ServerSession) -> dict[str, Any]:
+        """Read the session's record; a cookie or record that fails any check gives an empty one."""
+        session.accessed = True
+        now = self.clock()
+        session.created = now
+        sid = self.verify(session.cookie) if session.cookie else None
+        if sid is None:
+            return {}
+        key = self.key_for(sid)
+        record = self.store.get(key)
+        if record is None:
+            security_log.info("unknown or expired session id from %s", client_address())
+            return {}
+        try:
+            tree = json.loads(record.value)
+            created, base = float(tree["c"]), tree["d"]
+            data = untag(self.serializer, base)
+            if not isinstance(data, dict):
+                raise TypeError("session data is not an object")
+        except (ValueError, KeyError, TypeError) as exc:
+            security_log.warning("undecodable session record %s: %s", key, exc)
+            return {}
+        if created + self.settings.absolute_timeout <= now:
+            security_log.info("session past its absolute timeout from %s", client_address())
+            session.discard.append(key)
+            return {}
+        session.sid, session.key, session.version = sid, key, record.version
+        session.expires, session.created, session.base = record.expires, created, base
+        session.new = False
+        return data
+
+    def verify(self, cookie: str) -> str | None:
+        """The session id inside a signed cookie value, or None if the signature is wrong."""
+        try:
+            return self.signer.unsign(cookie).decode()
+        except (BadSignature, UnicodeDecodeError):
+            security_log.warning("rejected session cookie from %s: bad signature", client_address())
+            return None
+
+    # Saving ----------------------------------------------------------------------------
+
+    def ttl(self, created: float, now: float) -> float:
+        """Seconds the record lives: the idle timeout, capped by the absolute one."""
+        return min(self.settings.idle_timeout, created + self.settings.absolute_timeout - now)
+
+    def encode(self, created: float, data: dict[str, Any]) -> bytes:
+        return _dumps({"c": created, "d": data}).encode()
+
+    def commit(self, session: ServerSession) -> CookieAction:
+        """Write what this request changed; say what to do with the cookie."""
+        store, now = self.store, self.clock()
+        for key in session.discard:
+            store.delete(key)
+        data = session.data
+        tag = self.serializer.tag
+        tagged = {k: tag(v) for k, v in data.items()}
+        if session.key is None:
+            if not data:
+                return "delete" if session.cookie else None
+            return self.create(session, tagged, now)
+        if _dumps(tagged) == _dumps(session.base):
+            self.touch(session, now)
+            return None
+        sets = {
+            k: v for k, v in tagged.items() if _dumps(v) != _dumps(session.base.get(k, _MISSING))
+        }
+        deletes = session.base.keys() - tagged.keys()
+        return self.patch(session, sets, deletes, now)
+
+    def create(self, session: ServerSession, tagged: dict[str, Any], now: float) -> CookieAction:
+        ttl = self.ttl(session.created, now)
+        if ttl <= 0:
+            return "delete"
+        sid = secrets.token_urlsafe(32)
+        key = self.key_for(sid)
+        session.version = self.store.set(
+            key, self.encode(session.created, tagged), ttl=ttl, if_version=ABSENT
+        )
+        session.sid, session.key, session.base = sid, key, tagged
+        return "set"
+
+    def touch(self, session: ServerSession, now: float) -> None:
+        """Push the idle expiry forward, at most once per touch interval."""
+        assert session.key is not None
+        ttl = self.ttl(session.created, now)
+        if session.expires is None or now + ttl - session.expires >= self.settings.touch_interval:
+            self.store.touch(session.key, ttl)
+
+    def patch(
+        self, session: ServerSession, sets: dict[str, Any], deletes: set[str], now: float
+    ) -> CookieAction:
+        """Apply this request's changes on top of the latest record, retrying on conflicts."""
+        assert session.key is not None
+        key, version, base = session.key, session.version, session.base
+        deadline = time.monotonic() + self.settings.save_deadline
+        attempt = 0
+        while True:
+            merged = {k: v for k, v in base.items() if k not in deletes}
+            merged.update(sets)
+            ttl = self.ttl(session.created, now)
+            try:
+                if not merged or ttl <= 0:
+                    self.store.delete(key, if_version=version)
+                    return "delete"
+                self.store.set(
+                    key, self.encode(session.created, merged), ttl=ttl, if_version=version
+                )
+                return None
+            except Conflict:
+                pass
+            record = self.store.get(key)
+            if record is None:
+                return "delete"  # destroyed by another request: our changes die with it
+            base, version = json.loads(record.value)["d"], record.version
+            attempt += 1
+            if time.monotonic() >= deadline:
+                raise SaveConflict(
+                    f"session changed by other requests {attempt} times; gave up after "
+                    f"{self.settings.save_deadline:g}s (SESSION_SAVE_DEADLINE)"
+                )
+            self.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+            now = self.clock()
+
+
+def unavailable_response(exc: Exception) -> tuple[str, int, dict[str, str]]:
+    """A 503 answer for a failed store, as JSON or HTML to suit the client."""
+    log.error("session store failed: %s", exc)
+    message = "The session store is unavailable; please try again shortly."
+    if isinstance(exc, SessionError):
+        message = f"The session could not be saved: {exc}."
+    headers = {"Retry-After": "1"}
+    if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        body = (
+            "<!doctype html><title>503 Service Unavailable</title>"
+            f"<h1>Service Unavailable</h1><p>{escape(message)}</p>"
+        )
+        return body, 503, headers
+    headers["Content-Type"] = "application/json"
+    return _dumps({"error": "session_unavailable", "message": message}), 503, headers
+
+
+def fail_response(response: Response, exc: Exception) -> None:
+    """Turn an already-built response into the 503 for a failed save."""
+    body, status, headers = unavailable_response(exc)
+    response.set_data(body)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name] = value
