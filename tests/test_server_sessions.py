@@ -246,13 +246,15 @@ def test_destroy_removes_record_and_cookie_and_replay_is_empty(
     assert replay.get("/read").json == {}
 
 
-def test_clearing_the_session_deletes_record_and_cookie(
-    client: FlaskClient, store: CountingStore
-) -> None:
+def test_emptying_the_session_deletes_the_cookie(client: FlaskClient, store: CountingStore) -> None:
     client.get("/set/a/1")
+    old = cookie_of(client)
     response = client.get("/delete/a")
     assert "session=;" in response.headers["Set-Cookie"]
-    assert stored(store) == {}
+    assert [record["d"] for record in stored(store).values()] == [{}]  # expires by itself
+    replay = client.application.test_client()
+    replay.set_cookie("session", old or "")
+    assert replay.get("/read").json == {}
 
 
 def test_forged_id_never_reaches_the_store(

@@ -29,6 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_SAVE_DEADLINE": 5.0,
     "SESSION_LOCKING": False,
     "SESSION_LOCK_TIMEOUT": 10.0,
+    "SESSION_LOCK_TTL": 30.0,
 }
 
 
@@ -59,7 +60,18 @@ class Settings:
     save_deadline: float
     locking: bool
     lock_timeout: float
+    lock_ttl: float
     cookie_max_size: int
+
+    @property
+    def lock_prefix(self) -> str:
+        """Store keys of session locks: ``session-lock:<hash>`` for the default prefix."""
+        return self.key_prefix.rstrip(":") + "-lock:"
+
+    @property
+    def user_prefix(self) -> str:
+        """Store keys of the user index: ``session-user:<user hash>:<session hash>``."""
+        return self.key_prefix.rstrip(":") + "-user:"
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -77,6 +89,7 @@ class Settings:
             save_deadline=seconds(config["SESSION_SAVE_DEADLINE"], "SESSION_SAVE_DEADLINE"),
             locking=bool(config["SESSION_LOCKING"]),
             lock_timeout=seconds(config["SESSION_LOCK_TIMEOUT"], "SESSION_LOCK_TIMEOUT"),
+            lock_ttl=seconds(config["SESSION_LOCK_TTL"], "SESSION_LOCK_TTL"),
             cookie_max_size=int(config["SESSION_COOKIE_MAX_SIZE"]),
         )
         if settings.touch_interval >= settings.idle_timeout:

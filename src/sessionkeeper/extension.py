@@ -6,13 +6,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_request_context, session
 from flask.sessions import SessionInterface
 
+from .admin import SessionAdmin, SessionInfo
 from .config import DEFAULTS, Settings
 from .cookie import SignedCookieSessionInterface
 from .errors import ConfigError, SessionError, StoreError
-from .server import ServerSessionInterface, unavailable_response
+from .flask_cli import sessions_cli
+from .server import ServerSession, ServerSessionInterface, release_lock, unavailable_response
 from .stores import Store, store_from_url
 from .stores.base import Clock
 
@@ -39,7 +41,7 @@ class SessionKeeper:
     """
 
     def __init__(self, app: Flask | None = None, *, clock: Clock = time.time) -> None:
-        self._clock = clock
+        self.clock = clock
         if app is not None:
             self.init_app(app)
 
@@ -59,11 +61,11 @@ class SessionKeeper:
         store = self._store(app, settings)
         interface: SessionInterface
         if store is not None:
-            interface = ServerSessionInterface(store, settings, app, clock=self._clock)
+            interface = ServerSessionInterface(store, settings, app, clock=self.clock)
         elif app.config["SESSION_COOKIE_ENCRYPT"]:
             from .encrypted import EncryptedCookieSessionInterface
 
-            interface = EncryptedCookieSessionInterface(clock=self._clock)
+            interface = EncryptedCookieSessionInterface(clock=self.clock)
         else:
             interface = SignedCookieSessionInterface()
         if isinstance(interface, SignedCookieSessionInterface | ServerSessionInterface):
@@ -72,6 +74,29 @@ class SessionKeeper:
         app.extensions["sessionkeeper"] = KeeperState(interface, settings, store)
         app.register_error_handler(StoreError, unavailable_response)
         app.register_error_handler(SessionError, unavailable_response)
+        if store is not None:
+            app.teardown_request(release_lock)
+        app.cli.add_command(sessions_cli)
+
+    def admin(self, app: Flask | None = None) -> SessionAdmin:
+        """Operations on the stored sessions of ``app`` (default: the current app)."""
+        interface = self.state(app or current_app).interface
+        if not isinstance(interface, ServerSessionInterface):
+            raise ConfigError(
+                "sessions in cookies are not stored: set SESSION_STORE to a store URL"
+            )
+        return SessionAdmin(interface)
+
+    def sessions_of(self, user_id: str | int) -> list[SessionInfo]:
+        """The live sessions bound to ``user_id`` with ``session.bind_user``."""
+        return self.admin().sessions_of(user_id)
+
+    def revoke_user(self, user_id: str | int, *, keep_current: bool = False) -> int:
+        """Log ``user_id`` out everywhere (but here, with ``keep_current``); return how many."""
+        keep = None
+        if keep_current and has_request_context() and isinstance(session, ServerSession):
+            keep = session.id_hash
+        return self.admin().revoke_user(user_id, keep=keep)
 
     def _store(self, app: Flask, settings: Settings) -> Store | None:
         configured: Any = app.config["SESSION_STORE"]
@@ -85,7 +110,7 @@ class SessionKeeper:
             return None
         return store_from_url(
             configured,
-            clock=self._clock,
+            clock=self.clock,
             instance_path=app.instance_path,
             timeout=settings.store_timeout,
             token=app.config["SESSION_KV_TOKEN"],

@@ -25,9 +25,9 @@ import secrets
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, current_app, has_request_context, request, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionMixin, session_json_serializer
 from itsdangerous import BadSignature, Signer
@@ -35,14 +35,19 @@ from markupsafe import escape
 
 from ._cookies import CookieDefaults, client_address, security_log
 from .config import Settings
-from .errors import Conflict, SaveConflict, SessionError, StoreError
+from .errors import Conflict, LockTimeout, SaveConflict, SessionError, StoreError
 from .stores.base import ABSENT, Clock, Store, Version
 
-__all__ = ["ServerSession", "ServerSessionInterface", "unavailable_response"]
+__all__ = [
+    "ServerSession",
+    "ServerSessionInterface",
+    "locked",
+    "release_lock",
+    "unavailable_response",
+]
 
 log = logging.getLogger("sessionkeeper")
 CookieAction = Literal["set", "delete"] | None
-_MISSING = object()
 
 
 def _dumps(value: Any) -> str:
@@ -62,7 +67,7 @@ class ServerSession(SessionMixin):
     """Flask's ``session`` for server-side stores; loads from the store on first use."""
 
     def __init__(self, interface: ServerSessionInterface, cookie: str | None) -> None:
-        self._interface = interface
+        self.interface = interface
         self.cookie = cookie
         self._data: dict[str, Any] | None = None
         self.sid: str | None = None
@@ -71,7 +76,10 @@ class ServerSession(SessionMixin):
         self.expires: float | None = None
         self.created = 0.0
         self.base: dict[str, Any] = {}
+        self.user: str | None = None
+        self.base_user: str | None = None
         self.discard: list[str] = []
+        self.lock: tuple[str, Version] | None = None
         self.accessed = False
         self.modified = False
         self.new = True
@@ -80,7 +88,7 @@ class ServerSession(SessionMixin):
     def data(self) -> dict[str, Any]:
         """The session's data, loaded from the store on first access."""
         if self._data is None:
-            self._data = self._interface.load(self)
+            self._data = self.interface.load(self)
         return self._data
 
     @property
@@ -112,28 +120,48 @@ class ServerSession(SessionMixin):
         return self.data.get(key, default)
 
     def clear(self) -> None:
+        """Remove every key and unbind the user: what a logout that calls ``clear()`` means."""
         self.data.clear()
+        self.user = None
         self.modified = True
 
     def __repr__(self) -> str:
         state = repr(self._data) if self._data is not None else "<not loaded>"
         return f"<ServerSession {state}>"
 
+    @property
+    def id_hash(self) -> str | None:
+        """The hashed id this session is stored under (what the CLI and index show), if stored."""
+        return self.interface.hash_of(self.key) if self.key else None
+
     def regenerate(self) -> None:
         """Move the data to a new session id and destroy the old one. Call it at login."""
         data = self.data
         if self.key is not None:
             self.discard.append(self.key)
+            if self.base_user is not None:
+                self.discard.append(self.interface.index_key(self.base_user, self.key))
         self.sid = self.key = self.version = None
-        self.base = {}
+        self.base, self.base_user = {}, None
         self.modified = bool(data)
 
     def destroy(self) -> None:
         """Delete the session from the store and clear it; the old cookie stops working."""
         self.regenerate()
         self.data.clear()
-        self.created = self._interface.clock()
+        self.user = None
+        self.created = self.interface.clock()
         self.modified = True
+
+    def bind_user(self, user_id: str | int) -> None:
+        """Record whose session this is, so it can be listed and revoked with its siblings."""
+        _ = self.data
+        self.user = str(user_id)
+
+    def unbind_user(self) -> None:
+        """Detach the session from its user (it stays valid, but out of the user's index)."""
+        _ = self.data
+        self.user = None
 
 
 class ServerSessionInterface(CookieDefaults):
@@ -157,6 +185,18 @@ class ServerSessionInterface(CookieDefaults):
         """The store key of a session id: a hash, so the store never holds a usable token."""
         return self.settings.key_prefix + hashlib.sha256(sid.encode()).hexdigest()
 
+    def hash_of(self, key: str) -> str:
+        """The hashed id inside a record key."""
+        return key[len(self.settings.key_prefix) :]
+
+    def user_index(self, user: str) -> str:
+        """The key prefix under which ``user``'s sessions are listed."""
+        return f"{self.settings.user_prefix}{hashlib.sha256(user.encode()).hexdigest()[:32]}:"
+
+    def index_key(self, user: str, key: str) -> str:
+        """The user-index entry that lists the session stored under ``key`` for ``user``."""
+        return self.user_index(user) + self.hash_of(key)
+
     # Flask hooks -----------------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
@@ -173,6 +213,8 @@ class ServerSessionInterface(CookieDefaults):
         except (StoreError, SessionError) as exc:
             fail_response(response, exc)
             return
+        finally:
+            self.release(session)
         if action == "set":
             assert session.sid is not None
             self.set_session_cookie(
@@ -198,13 +240,19 @@ class ServerSessionInterface(CookieDefaults):
         if sid is None:
             return {}
         key = self.key_for(sid)
-        record = self.store.get(key)
+        if self.settings.locking or getattr(app_view(), "sessionkeeper_locked", False):
+            self.acquire(session, key)
+        try:
+            record = self.store.get(key)
+        except StoreError:
+            self.release(session)
+            raise
         if record is None:
             security_log.info("unknown or expired session id from %s", client_address())
             return {}
         try:
             tree = json.loads(record.value)
-            created, base = float(tree["c"]), tree["d"]
+            created, base, user = float(tree["c"]), tree["d"], tree.get("u")
             data = untag(self.serializer, base)
             if not isinstance(data, dict):
                 raise TypeError("session data is not an object")
@@ -217,6 +265,7 @@ class ServerSessionInterface(CookieDefaults):
             return {}
         session.sid, session.key, session.version = sid, key, record.version
         session.expires, session.created, session.base = record.expires, created, base
+        session.user = session.base_user = user if isinstance(user, str) else None
         session.new = False
         return data
 
@@ -228,14 +277,60 @@ class ServerSessionInterface(CookieDefaults):
             security_log.warning("rejected session cookie from %s: bad signature", client_address())
             return None
 
+    # Locking ---------------------------------------------------------------------------
+
+    def acquire(self, session: ServerSession, key: str) -> None:
+        """Take the session's lock, waiting up to ``SESSION_LOCK_TIMEOUT``.
+
+        The lock is a store key written only if absent, with a TTL so a crashed
+        worker cannot hold it forever; it is released after the save.
+        """
+        lock_key = self.settings.lock_prefix + self.hash_of(key)
+        deadline = time.monotonic() + self.settings.lock_timeout
+        attempt = 0
+        while True:
+            try:
+                version = self.store.set(
+                    lock_key, b"1", ttl=self.settings.lock_ttl, if_version=ABSENT
+                )
+            except Conflict:
+                attempt += 1
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LockTimeout(
+                        f"another request held the session lock for over "
+                        f"{self.settings.lock_timeout:g}s (SESSION_LOCK_TIMEOUT)"
+                    ) from None
+                self.sleep(min(remaining, random.uniform(0, min(0.05, 0.001 * 2**attempt))))
+                continue
+            session.lock = (lock_key, version)
+            return
+
+    def release(self, session: ServerSession) -> None:
+        """Release the session's lock if this request holds it."""
+        if session.lock is None:
+            return
+        lock_key, version = session.lock
+        session.lock = None
+        try:
+            self.store.delete(lock_key, if_version=version)
+        except Conflict:
+            log.warning("session lock expired before release; raise SESSION_LOCK_TTL")
+        except StoreError as exc:
+            log.error("could not release a session lock (it expires by itself): %s", exc)
+
     # Saving ----------------------------------------------------------------------------
 
     def ttl(self, created: float, now: float) -> float:
         """Seconds the record lives: the idle timeout, capped by the absolute one."""
         return min(self.settings.idle_timeout, created + self.settings.absolute_timeout - now)
 
-    def encode(self, created: float, data: dict[str, Any]) -> bytes:
-        return _dumps({"c": created, "d": data}).encode()
+    def encode(self, created: float, user: str | None, data: dict[str, Any]) -> bytes:
+        """The record: creation time, bound user and tagged data, as JSON."""
+        record: dict[str, Any] = {"c": created, "d": data}
+        if user is not None:
+            record["u"] = user
+        return _dumps(record).encode()
 
     def commit(self, session: ServerSession) -> CookieAction:
         """Write what this request changed; say what to do with the cookie."""
@@ -246,17 +341,23 @@ class ServerSessionInterface(CookieDefaults):
         tag = self.serializer.tag
         tagged = {k: tag(v) for k, v in data.items()}
         if session.key is None:
-            if not data:
+            if not data and session.user is None:
                 return "delete" if session.cookie else None
             return self.create(session, tagged, now)
-        if _dumps(tagged) == _dumps(session.base):
+        user_changed = session.user != session.base_user
+        if not user_changed and _dumps(tagged) == _dumps(session.base):
             self.touch(session, now)
             return None
-        sets = {
-            k: v for k, v in tagged.items() if _dumps(v) != _dumps(session.base.get(k, _MISSING))
-        }
-        deletes = session.base.keys() - tagged.keys()
-        return self.patch(session, sets, deletes, now)
+        base = session.base
+        sets = {k: v for k, v in tagged.items() if k not in base or _dumps(v) != _dumps(base[k])}
+        key = session.key
+        action = self.patch(session, sets, base.keys() - tagged.keys(), user_changed, now)
+        if user_changed:
+            if session.base_user is not None:
+                store.delete(self.index_key(session.base_user, key))
+            if session.user is not None and action is None:
+                self.index(session, now)
+        return action
 
     def create(self, session: ServerSession, tagged: dict[str, Any], now: float) -> CookieAction:
         ttl = self.ttl(session.created, now)
@@ -265,10 +366,19 @@ class ServerSessionInterface(CookieDefaults):
         sid = secrets.token_urlsafe(32)
         key = self.key_for(sid)
         session.version = self.store.set(
-            key, self.encode(session.created, tagged), ttl=ttl, if_version=ABSENT
+            key, self.encode(session.created, session.user, tagged), ttl=ttl, if_version=ABSENT
         )
         session.sid, session.key, session.base = sid, key, tagged
+        if session.user is not None:
+            self.index(session, now)
         return "set"
+
+    def index(self, session: ServerSession, now: float) -> None:
+        """List the session under its user until it could have expired at the latest."""
+        assert session.key is not None and session.user is not None
+        entry = _dumps({"created": session.created}).encode()
+        ttl = session.created + self.settings.absolute_timeout - now
+        self.store.set(self.index_key(session.user, session.key), entry, ttl=ttl)
 
     def touch(self, session: ServerSession, now: float) -> None:
         """Push the idle expiry forward, at most once per touch interval."""
@@ -278,11 +388,16 @@ class ServerSessionInterface(CookieDefaults):
             self.store.touch(session.key, ttl)
 
     def patch(
-        self, session: ServerSession, sets: dict[str, Any], deletes: set[str], now: float
+        self,
+        session: ServerSession,
+        sets: dict[str, Any],
+        deletes: set[str],
+        user_changed: bool,
+        now: float,
     ) -> CookieAction:
         """Apply this request's changes on top of the latest record, retrying on conflicts."""
         assert session.key is not None
-        key, version, base = session.key, session.version, session.base
+        key, version, base, user = session.key, session.version, session.base, session.user
         deadline = time.monotonic() + self.settings.save_deadline
         attempt = 0
         while True:
@@ -290,27 +405,54 @@ class ServerSessionInterface(CookieDefaults):
             merged.update(sets)
             ttl = self.ttl(session.created, now)
             try:
-                if not merged or ttl <= 0:
+                if ttl <= 0:
                     self.store.delete(key, if_version=version)
                     return "delete"
+                # An emptied session keeps its (empty) record until it expires, so a
+                # concurrent request's keys still merge into it; this response drops the cookie.
                 self.store.set(
-                    key, self.encode(session.created, merged), ttl=ttl, if_version=version
+                    key, self.encode(session.created, user, merged), ttl=ttl, if_version=version
                 )
-                return None
+                return None if merged else "delete"
             except Conflict:
                 pass
             record = self.store.get(key)
             if record is None:
                 return "delete"  # destroyed by another request: our changes die with it
-            base, version = json.loads(record.value)["d"], record.version
+            tree = json.loads(record.value)
+            base, version = tree["d"], record.version
+            if not user_changed:
+                user = tree.get("u")
             attempt += 1
             if time.monotonic() >= deadline:
                 raise SaveConflict(
                     f"session changed by other requests {attempt} times; gave up after "
                     f"{self.settings.save_deadline:g}s (SESSION_SAVE_DEADLINE)"
                 )
-            self.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+            self.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
             now = self.clock()
+
+
+def app_view() -> Callable[..., Any] | None:
+    """The view function handling the current request, if any."""
+    endpoint = request.endpoint if has_request_context() else None
+    return current_app.view_functions.get(endpoint) if endpoint else None
+
+
+ViewT = TypeVar("ViewT", bound=Callable[..., Any])
+
+
+def locked(view: ViewT) -> ViewT:
+    """Serialise this view's requests per session, as ``SESSION_LOCKING = True`` does for all."""
+    view.sessionkeeper_locked = True  # type: ignore[attr-defined]
+    return view
+
+
+def release_lock(exc: BaseException | None = None) -> None:
+    """Release a lock the request still holds (its save never ran); a teardown hook."""
+    current = session._get_current_object()  # type: ignore[attr-defined]
+    if isinstance(current, ServerSession) and current.lock is not None:
+        current.interface.release(current)
 
 
 def unavailable_response(exc: Exception) -> tuple[str, int, dict[str, str]]:

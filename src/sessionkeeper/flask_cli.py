@@ -1,0 +1,101 @@
+"""``flask sessions ...``: list, show and revoke stored sessions."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from .admin import SessionAdmin
+from .server import ServerSessionInterface
+
+__all__ = ["sessions_cli"]
+
+sessions_cli = AppGroup("sessions", help="Inspect and revoke the sessions in the store.")
+
+
+def _admin() -> SessionAdmin:
+    interface = current_app.session_interface
+    if not isinstance(interface, ServerSessionInterface):
+        raise click.ClickException(
+            "sessions are kept in cookies (SESSION_STORE = 'cookie'): nothing is stored to inspect"
+        )
+    return SessionAdmin(interface)
+
+
+def _time(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@sessions_cli.command("list")
+@click.option("--after", help="Start after this session id (the cursor printed by a page).")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+def list_command(after: str | None, limit: int) -> None:
+    """List stored sessions by hashed id, a page at a time."""
+    admin = _admin()
+    ids, next_id = admin.ids(after=after, limit=limit)
+    for id_hash in ids:
+        info = admin.info(id_hash)
+        if info is not None:
+            click.echo(
+                f"{info.id}  user={info.user or '-'}  created={_time(info.created)}  "
+                f"expires={_time(info.expires)}  bytes={info.size}"
+            )
+    if next_id is not None:
+        click.echo(f"next page: flask sessions list --after {next_id}")
+
+
+@sessions_cli.command("show")
+@click.argument("session_id")
+def show_command(session_id: str) -> None:
+    """Show one session's metadata and data."""
+    info = _admin().info(session_id)
+    if info is None:
+        raise click.ClickException(f"no live session {session_id}")
+    click.echo(f"id:        {info.id}")
+    click.echo(f"user:      {info.user or '-'}")
+    click.echo(f"created:   {_time(info.created)}")
+    click.echo(f"last seen: {_time(info.last_seen)}")
+    click.echo(f"expires:   {_time(info.expires)}")
+    click.echo(f"bytes:     {info.size}")
+    click.echo(json.dumps(info.data, indent=2, sort_keys=True, default=repr))
+
+
+@sessions_cli.command("revoke")
+@click.argument("session_id")
+def revoke_command(session_id: str) -> None:
+    """Delete one session; its cookie stops working."""
+    if not _admin().revoke(session_id):
+        raise click.ClickException(f"no live session {session_id}")
+    click.echo(f"revoked {session_id}")
+
+
+@sessions_cli.command("revoke-user")
+@click.argument("user")
+def revoke_user_command(user: str) -> None:
+    """Delete every session bound to USER (log out everywhere)."""
+    click.echo(f"revoked {_admin().revoke_user(user)} session(s) of {user}")
+
+
+@sessions_cli.command("clear-expired")
+def clear_expired_command() -> None:
+    """Remove expired records (stores that expire keys by themselves need none)."""
+    admin = _admin()
+    if admin.store.expires_by_itself:
+        click.echo("nothing to do: this store expires records by itself")
+        return
+    click.echo(f"removed {admin.clear_expired()} expired record(s)")
+
+
+@sessions_cli.command("stats")
+def stats_command() -> None:
+    """Count stored sessions and their sizes."""
+    stats = _admin().stats()
+    click.echo(f"sessions: {stats.count}")
+    click.echo(f"total bytes: {stats.total_bytes}")
+    click.echo(f"largest bytes: {stats.largest_bytes}")

@@ -1,0 +1,113 @@
+"""``flask sessions``: every command, through Click's runner."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask, session
+
+from sessionkeeper import MemoryStore, ServerSession, SessionKeeper
+
+
+@pytest.fixture
+def app(clock: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k", SESSION_STORE=MemoryStore(clock=clock))
+    SessionKeeper(app, clock=clock)
+
+    @app.get("/login/<user>")
+    def login(user: str) -> str:
+        assert isinstance(session, ServerSession)
+        session["user"] = user
+        session.bind_user(user)
+        return "ok"
+
+    @app.get("/whoami")
+    def whoami() -> str:
+        return str(session.get("user"))
+
+    return app
+
+
+def ids(output: str) -> list[str]:
+    return re.findall(r"^([0-9a-f]{64})", output, re.MULTILINE)
+
+
+def login(app: Flask, user: str) -> Any:
+    client = app.test_client()
+    client.get(f"/login/{user}")
+    return client
+
+
+def test_list_pages_through_sessions_by_hashed_id(app: Flask) -> None:
+    for i in range(5):
+        login(app, f"user{i}")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["sessions", "list", "--limit", "3"])
+    assert first.exit_code == 0
+    assert len(ids(first.output)) == 3
+    cursor = re.search(r"--after ([0-9a-f]{64})", first.output)
+    assert cursor is not None
+    second = runner.invoke(args=["sessions", "list", "--after", cursor.group(1)])
+    assert len(ids(second.output)) == 2
+    assert "next page" not in second.output
+    assert set(ids(first.output)).isdisjoint(ids(second.output))
+
+
+def test_show_and_revoke_one_session(app: Flask) -> None:
+    client = login(app, "alice")
+    runner = app.test_cli_runner()
+    (id_hash,) = ids(runner.invoke(args=["sessions", "list"]).output)
+    shown = runner.invoke(args=["sessions", "show", id_hash])
+    assert shown.exit_code == 0
+    assert "user:      alice" in shown.output and '"user": "alice"' in shown.output
+    assert runner.invoke(args=["sessions", "revoke", id_hash]).exit_code == 0
+    assert client.get("/whoami").text == "None"
+    missing = runner.invoke(args=["sessions", "show", id_hash])
+    assert missing.exit_code != 0 and "no live session" in missing.output
+
+
+def test_revoke_user(app: Flask) -> None:
+    alice, bob = login(app, "alice"), login(app, "bob")
+    login(app, "alice")
+    result = app.test_cli_runner().invoke(args=["sessions", "revoke-user", "alice"])
+    assert result.output.strip() == "revoked 2 session(s) of alice"
+    assert alice.get("/whoami").text == "None"
+    assert bob.get("/whoami").text == "bob"
+
+
+def test_clear_expired_reports_how_many(app: Flask, clock: Any) -> None:
+    login(app, "alice")
+    login(app, "bob")
+    runner = app.test_cli_runner()
+    clock.advance(3600)  # past the idle timeout: the sessions expire
+    assert (
+        runner.invoke(args=["sessions", "clear-expired"]).output == "removed 2 expired record(s)\n"
+    )
+    clock.advance(12 * 3600)  # past the absolute timeout: their user-index entries too
+    assert (
+        runner.invoke(args=["sessions", "clear-expired"]).output == "removed 2 expired record(s)\n"
+    )
+    assert (
+        runner.invoke(args=["sessions", "clear-expired"]).output == "removed 0 expired record(s)\n"
+    )
+
+
+def test_stats(app: Flask) -> None:
+    login(app, "alice")
+    login(app, "bartholomew")
+    result = app.test_cli_runner().invoke(args=["sessions", "stats"])
+    lines = dict(line.split(": ") for line in result.output.strip().splitlines())
+    assert lines["sessions"] == "2"
+    assert int(lines["largest bytes"]) > 0
+    assert int(lines["total bytes"]) > int(lines["largest bytes"])
+
+
+def test_cookie_mode_says_there_is_nothing_stored() -> None:
+    app = Flask(__name__)
+    app.config["SECRET_KEY"] = "k"
+    SessionKeeper(app)
+    result = app.test_cli_runner().invoke(args=["sessions", "list"])
+    assert result.exit_code != 0 and "kept in cookies" in result.output
