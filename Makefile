@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,redis,server,crypto
+EXTRAS := dev,redis,server,crypto,demo
 
-.PHONY: demo test lint types pytest system-deps clean
+.PHONY: demo test lint types pytest system-deps client client-test bench bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,28 @@ system-deps:
 	@missing=""; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v redis-sentinel >/dev/null || missing="$$missing redis-sentinel"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v curl >/dev/null || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 		else echo "not root: cannot install$$missing"; fi; \
 	fi
+
+# The paywall lab's React client: installed from the lockfile, built into client/dist.
+CLIENT_SOURCES := $(wildcard client/src/*) client/index.html client/vite.config.js
+
+client/node_modules/.installed: client/package-lock.json
+	cd client && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+client/dist/index.html: client/node_modules/.installed $(CLIENT_SOURCES)
+	cd client && npm run build --silent
+
+client: client/dist/index.html
+
+client-test: client/node_modules/.installed
+	cd client && npm test --silent
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench
@@ -34,13 +51,36 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps
+pytest: $(STAMP) system-deps client
 	$(BIN)/pytest
 
-test: lint types pytest
+test: lint types client-test pytest
 
-demo: $(STAMP)
+demo: $(STAMP) client
 	$(BIN)/sessionkeeper demo
 
+# Benchmarks (bench/): wrk, redis-server and redis-benchmark from Debian, the competitors
+# (Flask-Session, SQLAlchemy) from the `bench` extra. Not needed by `make test`.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS),bench]'
+	touch $@
+
+bench-deps:
+	@missing=""; \
+	command -v wrk >/dev/null || missing="$$missing wrk"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v redis-benchmark >/dev/null || missing="$$missing redis-tools"; \
+	command -v taskset >/dev/null || missing="$$missing util-linux"; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else echo "not root: cannot install$$missing"; exit 1; fi; \
+	fi
+
+bench: $(BENCH_STAMP) bench-deps
+	$(BIN)/python bench/run.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache client/node_modules client/dist

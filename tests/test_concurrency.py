@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, jsonify, request, session
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sessionkeeper import LockTimeout, SaveConflict, ServerSession, SessionKeeper
 from sessionkeeper.server import ServerSessionInterface, locked
@@ -189,13 +189,22 @@ def test_save_conflict_past_the_deadline_is_a_clear_error(store: Store, clock: A
 # Real concurrency over a real socket ------------------------------------------------------
 
 
+class KeepAlive(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive, as production servers answer; no access log."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        pass
+
+
 @pytest.fixture
 def serve(store: Store, clock: Any) -> Iterator[Any]:
     servers = []
 
     def start(**config: Any) -> tuple[int, Flask]:
         app = build_app(store, clock, **config)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
+        server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAlive)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return server.server_port, app

@@ -35,7 +35,7 @@ from markupsafe import escape
 
 from ._cookies import CookieDefaults, client_address, security_log
 from .config import Settings
-from .errors import Conflict, LockTimeout, SaveConflict, SessionError, StoreError
+from .errors import Conflict, CorruptRecord, LockTimeout, SaveConflict, SessionError, StoreError
 from .stores.base import ABSENT, Clock, Store, Version
 
 __all__ = [
@@ -279,14 +279,14 @@ class ServerSessionInterface(CookieDefaults):
 
     # Locking ---------------------------------------------------------------------------
 
-    def acquire(self, session: ServerSession, key: str) -> None:
-        """Take the session's lock, waiting up to ``SESSION_LOCK_TIMEOUT``.
+    def acquire(self, session: ServerSession, key: str, timeout: float | None = None) -> None:
+        """Take the session's lock, waiting up to ``timeout`` (``SESSION_LOCK_TIMEOUT``).
 
         The lock is a store key written only if absent, with a TTL so a crashed
         worker cannot hold it forever; it is released after the save.
         """
         lock_key = self.settings.lock_prefix + self.hash_of(key)
-        deadline = time.monotonic() + self.settings.lock_timeout
+        deadline = time.monotonic() + (self.settings.lock_timeout if timeout is None else timeout)
         attempt = 0
         while True:
             try:
@@ -301,7 +301,7 @@ class ServerSessionInterface(CookieDefaults):
                         f"another request held the session lock for over "
                         f"{self.settings.lock_timeout:g}s (SESSION_LOCK_TIMEOUT)"
                     ) from None
-                self.sleep(min(remaining, random.uniform(0, min(0.05, 0.001 * 2**attempt))))
+                self.sleep(min(remaining, random.uniform(0, min(0.1, 0.001 * 2**attempt))))
                 continue
             session.lock = (lock_key, version)
             return
@@ -415,22 +415,35 @@ class ServerSessionInterface(CookieDefaults):
                 )
                 return None if merged else "delete"
             except Conflict:
-                pass
+                attempt += 1
+            if session.lock is None:
+                # Contended: queue behind the session lock, so that retries stop racing
+                # each other and every writer gets its turn before the deadline.
+                try:
+                    self.acquire(session, key, timeout=max(0.0, deadline - time.monotonic()))
+                except LockTimeout:
+                    raise self.gave_up(attempt) from None
+            elif time.monotonic() >= deadline:
+                raise self.gave_up(attempt)
+            else:
+                self.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
             record = self.store.get(key)
             if record is None:
                 return "delete"  # destroyed by another request: our changes die with it
-            tree = json.loads(record.value)
-            base, version = tree["d"], record.version
+            try:
+                tree = json.loads(record.value)
+                base, version = dict(tree["d"]), record.version
+            except (ValueError, KeyError, TypeError) as exc:
+                raise CorruptRecord(f"session record {key} cannot be decoded: {exc}") from exc
             if not user_changed:
                 user = tree.get("u")
-            attempt += 1
-            if time.monotonic() >= deadline:
-                raise SaveConflict(
-                    f"session changed by other requests {attempt} times; gave up after "
-                    f"{self.settings.save_deadline:g}s (SESSION_SAVE_DEADLINE)"
-                )
-            self.sleep(random.uniform(0, min(0.25, 0.001 * 2**attempt)))
             now = self.clock()
+
+    def gave_up(self, attempts: int) -> SaveConflict:
+        return SaveConflict(
+            f"session changed by other requests {attempts} times; gave up after "
+            f"{self.settings.save_deadline:g}s (SESSION_SAVE_DEADLINE)"
+        )
 
 
 def app_view() -> Callable[..., Any] | None:

@@ -1,0 +1,90 @@
+"""How the KV service shows stored bytes as JSON, and ETags as store versions.
+
+A store keeps bytes. The service keeps each key's value as its compact JSON
+encoding, so what a client POSTs is what it reads back and what a dump shows.
+Bytes that are not exactly that canonical encoding (binary data, JSON with other
+spacing) travel as ``{"$b64": "<base64>"}``, so any bytes round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Final
+
+__all__ = ["TAG", "decode_value", "encode_value", "etag_to_version", "version_to_etag"]
+
+#: The one key of the object that carries bytes which are not canonical JSON.
+TAG: Final = "$b64"
+
+_SAFE_VERSION = re.compile(r"[0-9A-Za-z._:-]+")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse strict JSON: NaN and Infinity are refused, as RFC 8259 does."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def dumps(value: Any) -> str:
+    """Encode ``value`` as compact, ASCII-only JSON (the canonical form)."""
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+def _is_tagged(value: Any) -> bool:
+    return isinstance(value, dict) and len(value) == 1 and TAG in value
+
+
+def encode_value(data: bytes) -> Any:
+    """Return the JSON value that shows ``data``: the value itself if canonical, else a tag."""
+    try:
+        text = data.decode("utf-8")
+        value = loads(text)
+        canonical = dumps(value) == text and not _is_tagged(value)
+    except ValueError:  # not UTF-8, not JSON, a float out of range or an int too long
+        canonical = False
+    if canonical:
+        return value
+    return {TAG: base64.b64encode(data).decode("ascii")}
+
+
+def decode_value(value: Any) -> bytes:
+    """Return the bytes a JSON value stands for; the inverse of :func:`encode_value`.
+
+    Raise ValueError for a malformed tag or a value JSON cannot encode.
+    """
+    if _is_tagged(value):
+        encoded = value[TAG]
+        if not isinstance(encoded, str):
+            raise ValueError(f"{TAG} must be a base64 string")
+        try:
+            return base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"{TAG} is not valid base64: {exc}") from exc
+    return dumps(value).encode("ascii")
+
+
+def version_to_etag(version: str) -> str:
+    """Quote a store version as a strong ETag; versions with unusual characters are encoded."""
+    if _SAFE_VERSION.fullmatch(version):
+        return f'"{version}"'
+    encoded = base64.urlsafe_b64encode(version.encode("utf-8")).decode("ascii")
+    return f'"~{encoded}"'
+
+
+def etag_to_version(etag: str) -> str:
+    """Return the store version a strong ETag (quoted or not) stands for."""
+    tag = etag.strip()
+    if len(tag) >= 2 and tag[0] == tag[-1] == '"':
+        tag = tag[1:-1]
+    if tag.startswith("~"):
+        try:
+            return base64.urlsafe_b64decode(tag[1:]).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return tag
+    return tag

@@ -1,0 +1,164 @@
+"""A store reached over HTTP: the KV service (``sessionkeeper kv serve``) as a Store.
+
+Versions are the service's ETags; ``if_version`` travels as ``If-Match`` and
+:data:`ABSENT` as ``If-None-Match: *``, so a 412 is a :class:`Conflict`. Values
+travel as JSON (see :mod:`sessionkeeper.kv.codec`), so the service's dump of a
+session shows it readably, and any bytes round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from ..errors import Conflict, CorruptRecord, StoreError, StoreUnavailable
+from ..kv.client import KvClient, Reply
+from ..kv.codec import decode_value, dumps, encode_value, etag_to_version, version_to_etag
+from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
+
+__all__ = ["HttpStore"]
+
+
+class HttpStore(Store):
+    """Keep records in a KV service at ``base_url``, over a pool of keep-alive connections.
+
+    ``token`` is the service's bearer token; ``timeout`` bounds each request in
+    seconds; ``pool`` is how many idle connections are kept. The store owns its
+    connections: :meth:`close` it.
+    """
+
+    def __init__(
+        self, base_url: str, *, token: str | None = None, timeout: float = 2.0, pool: int = 16
+    ) -> None:
+        self._client = KvClient(base_url, token=token, timeout=timeout, pool=pool)
+
+    @classmethod
+    def from_url(
+        cls, url: str, *, token: str | None = None, timeout: float | None = None, **_: object
+    ) -> HttpStore:
+        """Build from ``http://host:port`` (or ``https://``, with an optional base path)."""
+        return cls(url, token=token, timeout=2.0 if timeout is None else timeout)
+
+    def _call(
+        self,
+        method: str,
+        target: str | dict[str, str],
+        key: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        """Send a request (a path, or a query on the root) and turn error answers into errors.
+
+        A 404 passes only as the service's ``{key: null}`` for ``key``; any other
+        404 means the URL does not lead to a KV service.
+        """
+        if isinstance(target, dict):
+            target = "/?" + urlencode(target, quote_via=quote)
+        data = None if body is None else dumps(body).encode("ascii")
+        reply = self._client.request(method, target, data, headers)
+        if reply.status == 412:
+            absent = headers is not None and "If-None-Match" in headers
+            raise Conflict(key or "", "key exists") if absent else Conflict(key or "")
+        if reply.status == 401:
+            raise StoreError(
+                f"the KV service at {self._client.url} refused the token: it is wrong or "
+                "missing (set SESSION_KV_TOKEN to the service's token)"
+            )
+        if reply.status >= 500:
+            raise StoreUnavailable(f"KV service {self._client.url}: {_message(reply)}")
+        if reply.status == 404 and key is not None and _is_missing(reply, key):
+            return reply
+        if reply.status >= 400:
+            raise StoreError(f"KV service {self._client.url} refused {method}: {_message(reply)}")
+        return reply
+
+    def get(self, key: str) -> Record | None:
+        reply = self._call("GET", {"key": key}, key)
+        if reply.status == 404:
+            return None
+        try:
+            value = decode_value(_json(reply)[key])
+            version = etag_to_version(reply.headers["etag"])
+            expires = reply.headers.get("kv-expires")
+            return Record(value, version, None if expires is None else float(expires))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptRecord(f"KV service {self._client.url}: bad answer for {key!r}") from exc
+
+    def set(
+        self,
+        key: str,
+        value: bytes,
+        *,
+        ttl: float | None = None,
+        if_version: Version | Absent | None = None,
+    ) -> Version:
+        check_ttl(ttl)
+        headers = {}
+        if if_version is ABSENT:
+            headers["If-None-Match"] = "*"
+        elif if_version is not None:
+            headers["If-Match"] = version_to_etag(if_version)
+        query = {} if ttl is None else {"ttl": repr(float(ttl))}
+        reply = self._call("POST", query, key, {key: encode_value(bytes(value))}, headers)
+        if reply.status != 200 or "etag" not in reply.headers:
+            raise StoreError(f"KV service {self._client.url}: unexpected answer {reply.status}")
+        return etag_to_version(reply.headers["etag"])
+
+    def delete(self, key: str, *, if_version: Version | None = None) -> bool:
+        headers = {} if if_version is None else {"If-Match": version_to_etag(if_version)}
+        return self._call("DELETE", {"key": key}, key, headers=headers).status == 200
+
+    def touch(self, key: str, ttl: float | None) -> bool:
+        check_ttl(ttl)
+        query = {"key": key} if ttl is None else {"key": key, "ttl": repr(float(ttl))}
+        return self._call("PATCH", query, key).status == 204
+
+    def scan(
+        self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_SCAN_LIMIT
+    ) -> tuple[list[str], str | None]:
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        query = {"prefix": prefix, "limit": str(limit)}
+        if after is not None:
+            query["after"] = after
+        body = _json(self._call("GET", query))
+        keys, cursor = body.get("keys"), body.get("next")
+        if not isinstance(keys, list) or not (cursor is None or isinstance(cursor, str)):
+            raise StoreError(f"KV service {self._client.url}: bad listing answer")
+        return keys, cursor
+
+    def clear_expired(self) -> int:
+        """Ask the service to remove expired records (its store's own ``clear_expired``)."""
+        reply = self._call("POST", "/clear-expired")
+        cleared = _json(reply).get("cleared")
+        if not isinstance(cleared, int):
+            raise StoreError(f"KV service {self._client.url}: bad clear-expired answer")
+        return cleared
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _json(reply: Reply) -> dict[str, Any]:
+    try:
+        body = json.loads(reply.body)
+    except ValueError as exc:
+        raise StoreError(f"the KV service answered {reply.status} with no JSON") from exc
+    if not isinstance(body, dict):
+        raise StoreError(f"the KV service answered {reply.status} with a non-object")
+    return body
+
+
+def _is_missing(reply: Reply, key: str) -> bool:
+    try:
+        return _json(reply) == {key: None}
+    except StoreError:
+        return False
+
+
+def _message(reply: Reply) -> str:
+    try:
+        return str(_json(reply).get("message", reply.status))
+    except StoreError:
+        return f"status {reply.status}"

@@ -1,0 +1,108 @@
+"""Build redis-py clients from store URLs, with timeouts and without hidden retries.
+
+``redis://``, ``rediss://`` and ``unix://`` go to :meth:`redis.Redis.from_url` (its query
+options apply). ``redis+cluster://[user:pass@]host:port[,host:port]`` names startup nodes
+of a Redis Cluster; ``redis+sentinel://[user:pass@]host:port[,host:port]/service[/db]``
+names Sentinels and the monitored service (the credentials are the primary's).
+
+Clients never retry: a retried write may already have been applied (a compare-and-set
+would then report a false conflict), and retries multiply the time an outage takes to
+be reported. A connection the server closed is still replaced before use by the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.retry import Retry
+from redis.sentinel import Sentinel
+
+from ..errors import ConfigError
+
+__all__ = ["Client", "build_client"]
+
+Client = redis.Redis | RedisCluster
+
+
+def _no_retry() -> Retry:
+    return Retry(NoBackoff(), 0)
+
+
+def _nodes(netloc: str, default_port: int) -> tuple[str | None, str | None, list[tuple[str, int]]]:
+    """Split ``[user:pass@]host:port[,host:port]`` into credentials and addresses."""
+    userinfo, _, hosts = netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    nodes = []
+    for item in hosts.split(","):
+        host, sep, port = item.rpartition(":")
+        if not sep or host.endswith(":"):  # no port given (or a bare IPv6 address)
+            host, port = item, str(default_port)
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            raise ConfigError(f"bad host:port {item!r} in Redis URL")
+        nodes.append((host, int(port)))
+    return unquote(username) or None, unquote(password) or None, nodes
+
+
+def build_client(
+    url: str, timeout: float
+) -> tuple[Client | Callable[[], Client], Callable[[], None] | None]:
+    """Return a client for ``url`` (or a function building it on first use) and an extra closer.
+
+    A Cluster client connects as it is built, so it is built on first use: an app can
+    start while its store is down. The closer releases Sentinel connections.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    socket: dict[str, Any] = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    if scheme in ("redis", "rediss", "unix"):
+        try:
+            client = redis.Redis.from_url(url, retry=_no_retry(), **socket)
+            pool = client.connection_pool
+            pool.connection_class(**pool.connection_kwargs)  # unknown query options fail now
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"bad Redis URL {url!r}: {exc}") from exc
+        return client, None
+    if parts.query:
+        raise ConfigError(f"{scheme}:// URLs take no query options; hand in a client instead")
+    if scheme == "redis+cluster":
+        username, password, nodes = _nodes(parts.netloc, 6379)
+        if parts.path.strip("/") not in ("", "0"):
+            raise ConfigError("a Redis Cluster has only database 0; remove the path from the URL")
+        startup = [ClusterNode(h, p) for h, p in nodes]  # type: ignore[no-untyped-call]
+
+        def cluster() -> Client:
+            return RedisCluster(
+                startup_nodes=startup,
+                username=username,
+                password=password,
+                retry=_no_retry(),
+                **socket,
+            )
+
+        return cluster, None
+    if scheme == "redis+sentinel":
+        username, password, nodes = _nodes(parts.netloc, 26379)
+        service, _, db = parts.path.strip("/").partition("/")
+        if not service or not (db or "0").isdigit():
+            raise ConfigError(
+                f"bad Sentinel URL {url!r}: expected redis+sentinel://host:port/service[/db]"
+            )
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]
+            nodes, sentinel_kwargs={"retry": _no_retry(), **socket}, **socket
+        )
+        primary: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            service, db=int(db or 0), username=username, password=password, retry=_no_retry()
+        )
+
+        def close_sentinels() -> None:
+            for client in sentinel.sentinels:
+                client.close()
+
+        return primary, close_sentinels
+    raise ConfigError(f"not a Redis URL: {url!r}")

@@ -1,0 +1,180 @@
+"""What every lab shares: the app factory plumbing and the session helpers.
+
+A lab's ``create_app`` calls :func:`create_lab_app`, which layers the config
+(the lab's defaults, an optional config file, ``FLASK_*`` environment
+variables, then the caller's mapping), keeps a random secret key in the
+instance folder, installs SessionKeeper, CSRF protection and clean error pages.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Final
+
+from flask import Config, Flask, current_app, jsonify, render_template, request, session
+from flask.typing import ResponseReturnValue
+from jinja2.bccache import Bucket, BytecodeCache
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from sessionkeeper import ServerSession, SessionKeeper
+
+from . import csrf
+
+__all__ = [
+    "INSTANCE_ENVVAR",
+    "TEMPLATES",
+    "create_lab_app",
+    "destroy_session",
+    "instance_secret_key",
+    "regenerate_session",
+]
+
+#: The Jinja templates of every lab, one folder per lab beside a shared ``base.html``.
+TEMPLATES: Final = str(Path(__file__).with_name("templates"))
+#: Names a folder to keep every lab's instance folder in, instead of Flask's default.
+INSTANCE_ENVVAR: Final = "SESSIONLAB_INSTANCE_PATH"
+SECRET_KEY_FILE: Final = "secret-key"  # noqa: S105 - a file name, not a secret
+
+#: Settings every lab starts from: the embedded SQLite session store in the instance folder.
+BASE_DEFAULTS: Final[Mapping[str, Any]] = {
+    "SESSION_STORE": "sqlite:///sessions.db",
+    "MAX_CONTENT_LENGTH": 1 << 20,
+    "SESSIONLAB_JSON_ERRORS": False,
+}
+
+
+class _SharedBytecodeCache(BytecodeCache):
+    """Compiled templates kept in memory for every lab app of the process (the demo has six)."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATE_CACHE: Final = _SharedBytecodeCache()
+
+
+def create_lab_app(
+    lab: str,
+    import_name: str,
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    config: Mapping[str, Any] | None = None,
+    instance_path: str | os.PathLike[str] | None = None,
+    config_envvar: str | None = None,
+    adjust: Callable[[Config, set[str]], None] | None = None,
+) -> Flask:
+    """Build a lab's Flask app with its sessions, CSRF protection and error pages.
+
+    Its instance folder (secret key, SQLite files) is ``instance_path``, or the
+    lab's folder under ``$SESSIONLAB_INSTANCE_PATH`` or Flask's instance folder.
+
+    Config layers, later ones winning: :data:`BASE_DEFAULTS`, ``defaults``, the
+    Python file named by the ``config_envvar`` environment variable (relative to
+    the working directory), ``FLASK_*``
+    environment variables, then ``config``. ``adjust(config, explicit)`` may then
+    rewrite the result; ``explicit`` names the keys set by the environment or ``config``.
+    """
+    app = Flask(import_name, instance_path=_instance_path(lab, instance_path), static_folder=None)
+    app.template_folder = TEMPLATES
+    app.jinja_options = {**app.jinja_options, "bytecode_cache": _TEMPLATE_CACHE}
+    app.config.update(BASE_DEFAULTS)
+    app.config.update(defaults or {})
+    if config_envvar and os.environ.get(config_envvar):
+        # A relative path is taken from the working directory, where the user typed it.
+        app.config.from_pyfile(os.path.abspath(os.environ[config_envvar]))
+    app.config.from_prefixed_env()
+    app.config.update(config or {})
+    explicit = set(config or {}) | {
+        name.removeprefix("FLASK_").partition("__")[0]
+        for name in os.environ
+        if name.startswith("FLASK_")
+    }
+    if adjust is not None:
+        adjust(app.config, explicit)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    SessionKeeper(app)
+    csrf.init_app(app)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(InternalServerError, _http_error)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    return app
+
+
+def _instance_path(lab: str, given: str | os.PathLike[str] | None) -> str:
+    if given is not None:
+        return os.path.abspath(given)
+    root = os.environ.get(INSTANCE_ENVVAR) or Flask("sessionlab").instance_path
+    return os.path.join(os.path.abspath(root), lab)
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read the secret key kept in the instance folder, creating a random one on first start.
+
+    The key is written to a temporary file and linked into place, so processes
+    starting together all end up with the same complete key.
+    """
+    path = Path(instance_path, SECRET_KEY_FILE)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass  # another process won the race; its key is the one to use
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
+
+
+def _healthz() -> ResponseReturnValue:
+    return {"status": "ok"}
+
+
+def _wants_json() -> bool:
+    if current_app.config["SESSIONLAB_JSON_ERRORS"]:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _http_error(exc: HTTPException) -> ResponseReturnValue:
+    code = exc.code or 500
+    # Keep the error's own headers: Allow on a 405, Retry-After on a 429.
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    if _wants_json():
+        return jsonify(error=exc.name, message=exc.description, status=code), code, headers
+    return render_template("error.html", error=exc, code=code), code, headers
+
+
+def regenerate_session() -> None:
+    """Give the session a new id at a privilege change (login), keeping its data.
+
+    Server-side sessions move to a new id; a cookie session has no id to fix.
+    The CSRF token is renewed either way.
+    """
+    if isinstance(session, ServerSession):
+        session.regenerate()
+    session.pop(csrf.SESSION_KEY, None)
+
+
+def destroy_session() -> None:
+    """End the session (logout): delete it from the store, or clear the cookie session."""
+    if isinstance(session, ServerSession):
+        session.destroy()
+    else:
+        session.clear()

@@ -1,0 +1,74 @@
+"""The counter lab (port 5000; its key-value service on 5100): a per-session visit count.
+
+Its config file, named by ``APP_CONFIG`` (see ``counter.cfg``), uses the
+course's names: ``USE_SESSION_STORE = False`` keeps the count in the signed
+cookie, whose value changes on every visit; ``True`` keeps it in the key-value
+service at ``KV_URL``, and the cookie then holds a signed session id that stays
+the same while the count grows. ``SESSION_STORE``, when set explicitly, wins.
+``honcho start`` in this folder runs the app and the service from the Procfile.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+from flask import Config, Flask, redirect, render_template, session, url_for
+from flask.typing import ResponseReturnValue
+
+from sessionkeeper import ConfigError
+from sessionkeeper.server import locked
+
+from ..common import create_lab_app, destroy_session
+
+__all__ = ["CONFIG_ENVVAR", "DEFAULT_KV_URL", "PORT", "create_app", "legacy_store"]
+
+PORT: Final = 5000
+DEFAULT_KV_URL: Final = "http://127.0.0.1:5100"
+CONFIG_ENVVAR: Final = "APP_CONFIG"
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, *, instance_path: str | os.PathLike[str] | None = None
+) -> Flask:
+    """Build the counter lab; ``config`` overrides ``APP_CONFIG``'s file and ``FLASK_*``."""
+    app = create_lab_app(
+        "counter",
+        __name__,
+        config=config,
+        instance_path=instance_path,
+        config_envvar=CONFIG_ENVVAR,
+        adjust=legacy_store,
+    )
+    app.add_url_rule("/", "index", index)
+    app.add_url_rule("/reset", "reset", reset, methods=["POST"])
+    return app
+
+
+def legacy_store(config: Config, explicit: set[str]) -> None:
+    """Map the course's ``USE_SESSION_STORE`` and ``KV_URL`` onto ``SESSION_STORE``."""
+    if "SESSION_STORE" in explicit or "USE_SESSION_STORE" not in config:
+        return
+    use = config["USE_SESSION_STORE"]
+    if not isinstance(use, bool):
+        raise ConfigError(f"USE_SESSION_STORE must be True or False, got {use!r}")
+    kv_url = config.get("KV_URL") or DEFAULT_KV_URL
+    if use and not isinstance(kv_url, str):
+        raise ConfigError(f"KV_URL must be the key-value service's URL, got {kv_url!r}")
+    config["SESSION_STORE"] = kv_url if use else "cookie"
+
+
+@locked
+def index() -> ResponseReturnValue:
+    """Count this visit and show the count."""
+    count = session.get("count")
+    count = count + 1 if isinstance(count, int) and not isinstance(count, bool) else 1
+    session["count"] = count
+    return render_template("counter/index.html", count=count)
+
+
+def reset() -> ResponseReturnValue:
+    """End the session, so the next visit starts again at 1 (with a new session id)."""
+    destroy_session()
+    return redirect(url_for("index"), 303)

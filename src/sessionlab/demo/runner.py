@@ -1,0 +1,143 @@
+"""Run the demo: the key-value service and the site, started together and stopped together.
+
+Both run in their own process sessions, so Ctrl-C reaches only this
+supervisor, which stops them with SIGTERM and waits for them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+import click
+from flask import Flask
+
+from ..common import INSTANCE_ENVVAR
+from ..serve import gunicorn_command
+
+__all__ = ["free_port", "run"]
+
+SITE_PORT: Final = 8000
+KV_PORT: Final = 5100
+START_TIMEOUT: Final = 30.0
+#: Runs the ``sessionkeeper`` command with this interpreter, wherever its script was installed.
+_SESSIONKEEPER: Final = "from sessionkeeper.cli import main; main(prog_name='sessionkeeper')"
+
+
+def free_port(preferred: int, taken: set[int] | None = None) -> int:
+    """``preferred`` if nothing listens on it on 127.0.0.1, else a free port."""
+    for candidate in (preferred, 0):
+        if candidate in (taken or set()):
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port: int = sock.getsockname()[1]
+            return port
+    raise click.ClickException("no free port on 127.0.0.1")
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            code = process.returncode
+            raise click.ClickException(f"the {what} stopped at start (exit code {code})")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as answer:  # noqa: S310 - our own http URL
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet
+        time.sleep(0.1)
+    raise click.ClickException(f"the {what} did not answer {url} within {START_TIMEOUT:g}s")
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _admin_password(instance: Path) -> str:
+    path = instance / "admin-password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12) + "\n")
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def run(
+    *, port: int | None = None, kv_port: int | None = None, instance_path: str | None = None
+) -> int:
+    """Run the service and the site until Ctrl-C (or SIGTERM); return the exit code."""
+    root = os.environ.get(INSTANCE_ENVVAR) or Flask("sessionlab").instance_path
+    instance = Path(instance_path or Path(root, "demo")).absolute()
+    site_port = port or free_port(SITE_PORT)
+    kv_port = kv_port or free_port(KV_PORT, {site_port})
+    click.echo(f"SessionKeeper demo: http://127.0.0.1:{site_port}/")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, _interrupt)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+        kv_url = f"http://127.0.0.1:{kv_port}"
+        kv_store = f"sqlite:///{instance / 'kv.sqlite3'}"
+        kv_command = [sys.executable, "-c", _SESSIONKEEPER, "kv", "serve"]
+        kv_command += ["--host", "127.0.0.1", "--port", str(kv_port), "--store", kv_store]
+        processes.append(subprocess.Popen(kv_command, start_new_session=True))  # noqa: S603
+        admin_password = _admin_password(instance)
+        _prepare(kv_url, instance)
+        _wait_ready(f"{kv_url}/healthz", processes[0], "key-value service")
+        spec = f"sessionlab.demo:create_site({kv_url!r}, {str(instance)!r}, {admin_password!r})"
+        site = gunicorn_command(spec, "127.0.0.1", site_port)
+        processes.append(subprocess.Popen(site, start_new_session=True))  # noqa: S603
+        _wait_ready(f"http://127.0.0.1:{site_port}/healthz", processes[1], "site")
+        click.echo(f"Ready. Mailing list admin password: {admin_password}. Ctrl-C stops.")
+        sys.stdout.flush()
+        while all(process.poll() is None for process in processes):
+            time.sleep(0.2)
+        stopped = next(p for p in processes if p.returncode is not None)
+        name = "key-value service" if stopped is processes[0] else "site"
+        click.echo(f"The {name} stopped (exit code {stopped.returncode}).", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo("Stopping.", err=True)
+        return 0
+    except click.ClickException as exc:
+        exc.show()
+        return 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _stop(processes)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _prepare(kv_url: str, instance: Path) -> None:
+    """Migrate and seed the paywall's database before any server process opens it."""
+    from ..paywall import create_app, prepare_database
+
+    app = create_app({"SESSION_STORE": kv_url}, instance_path=instance / "paywall")
+    prepare_database(app)

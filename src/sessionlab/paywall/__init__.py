@@ -1,0 +1,129 @@
+"""The paywall lab (port 5555): blog articles, three free views per session.
+
+``GET /articles`` lists every article; ``GET /articles/<id>`` counts
+``session["page_views"]`` and answers 401 past three; ``GET /clear`` resets the
+count. ``flask --app sessionlab.paywall db upgrade`` migrates the database
+(``SQLALCHEMY_DATABASE_URI``, by default ``paywall.db`` in the instance folder)
+and ``flask --app sessionlab.paywall seed`` fills it. ``/`` serves the built
+React client from ``PAYWALL_CLIENT_DIR`` when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Final
+
+import click
+from flask import Flask, abort, current_app, jsonify, render_template, send_from_directory, session
+from flask.cli import with_appcontext
+from flask.typing import ResponseReturnValue
+from flask_migrate import Migrate, upgrade
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from sessionkeeper.server import locked
+
+from ..common import create_lab_app
+from .models import Article, db
+
+__all__ = ["FREE_VIEWS", "MIGRATIONS", "PORT", "create_app", "prepare_database"]
+
+PORT: Final = 5555
+FREE_VIEWS: Final = 3
+MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
+DEFAULTS: Final[Mapping[str, Any]] = {
+    "SQLALCHEMY_DATABASE_URI": "sqlite:///paywall.db",
+    "PAYWALL_CLIENT_DIR": "client/dist",
+    "SESSIONLAB_JSON_ERRORS": True,
+}
+
+
+def create_app(
+    config: Mapping[str, Any] | None = None, *, instance_path: str | os.PathLike[str] | None = None
+) -> Flask:
+    """Build the paywall lab; ``config`` overrides the defaults and ``FLASK_*`` variables."""
+    app = create_lab_app(
+        "paywall", __name__, defaults=DEFAULTS, config=config, instance_path=instance_path
+    )
+    db.init_app(app)
+    Migrate(app, db, directory=MIGRATIONS)
+    app.add_url_rule("/articles", "articles", articles)
+    app.add_url_rule("/articles/<int(max=9223372036854775807):id>", "article", article)
+    app.add_url_rule("/clear", "clear", clear)
+    app.add_url_rule("/", "index", client_file)
+    app.add_url_rule("/<path:filename>", "client_file", client_file)
+    app.register_error_handler(OperationalError, _database_error)
+    app.cli.add_command(seed_command)
+    return app
+
+
+def prepare_database(app: Flask, *, random_seed: int | None = None) -> None:
+    """Apply the migrations, and seed the database if it has no articles yet."""
+    from .seed import seed
+
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        if not db.session.scalar(select(func.count()).select_from(Article)):
+            seed(random_seed=random_seed)
+        db.engine.dispose()  # no connections carried into server processes
+
+
+@click.command("seed")
+@click.option("--users", default=25, show_default=True, type=click.IntRange(0))
+@click.option("--articles", default=100, show_default=True, type=click.IntRange(0))
+@click.option("--random-seed", type=int, default=None, help="Make the fake data reproducible.")
+@with_appcontext
+def seed_command(users: int, articles: int, random_seed: int | None) -> None:
+    """Replace the users and articles with fake ones."""
+    from .seed import seed
+
+    seed(users, articles, random_seed=random_seed)
+    click.echo(f"Seeded {users} users and {articles} articles.")
+
+
+def articles() -> ResponseReturnValue:
+    """Every article, as a JSON list."""
+    rows = db.session.scalars(select(Article).order_by(Article.id)).all()
+    return jsonify([row.to_dict() for row in rows])
+
+
+@locked
+def article(id: int) -> ResponseReturnValue:
+    """One article, counted as a page view; past the free views, a 401."""
+    found = db.session.get(Article, id)
+    if found is None:
+        abort(404, f"Article {id} not found.")
+    views = session.get("page_views")
+    views = views if isinstance(views, int) and not isinstance(views, bool) else 0
+    session["page_views"] = views = views + 1
+    if views > FREE_VIEWS:
+        return {"message": "Maximum pageview limit reached"}, 401
+    return found.to_dict(), 200
+
+
+def clear() -> ResponseReturnValue:
+    """Set the page view count back to zero."""
+    session["page_views"] = 0
+    return {"message": "200: Successfully cleared session data."}, 200
+
+
+def client_file(filename: str = "index.html") -> ResponseReturnValue:
+    """Serve the built React client, or a small page linking the API when it is not built."""
+    folder = Path(current_app.config["PAYWALL_CLIENT_DIR"] or "")
+    folder = folder if folder.is_absolute() else Path.cwd() / folder
+    if (folder / "index.html").is_file():
+        return send_from_directory(folder, filename)
+    if filename != "index.html":
+        abort(404)
+    return render_template("paywall/index.html", free_views=FREE_VIEWS)
+
+
+def _database_error(exc: OperationalError) -> ResponseReturnValue:
+    current_app.logger.error("paywall database error: %s", exc)
+    message = (
+        "The articles database is not ready: run `flask --app sessionlab.paywall db upgrade` "
+        "and `flask --app sessionlab.paywall seed`."
+    )
+    return {"error": "Service Unavailable", "message": message, "status": 503}, 503

@@ -1,0 +1,141 @@
+"""Shared fixtures: an injected clock, and every store for the contract suite."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from sessionkeeper.stores import Store
+from sessionkeeper.stores.memory import MemoryStore
+from sessionkeeper.stores.sqlite import SqliteStore
+
+pytest_plugins = ["redis_servers", "lab_servers", "browser_fixtures"]
+
+
+class FakeClock:
+    """A clock that moves only when told to."""
+
+    def __init__(self, start: float = 1_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+# --- Store kinds for the contract suite (tests/test_store_contract.py) ------------------
+# To run the contract against another store, write a builder and add one line to
+# STORE_BUILDERS. Builders that need a server take it from ``request.getfixturevalue``.
+
+
+@dataclass(frozen=True)
+class StoreKind:
+    """How to build one kind of store; ``controls_clock`` is False when it keeps its own time."""
+
+    build: Callable[[FakeClock, Path, pytest.FixtureRequest | None], Store]
+    controls_clock: bool = True
+
+
+def _memory_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
+    return MemoryStore(clock=clock)
+
+
+def _sqlite_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
+    return SqliteStore(tmp_path / "contract.db", clock=clock)
+
+
+def _redis_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
+    from sessionkeeper.stores.redis import RedisStore
+
+    assert request is not None
+    return RedisStore.from_url(request.getfixturevalue("redis_server").fresh_url())
+
+
+def _redis_cluster_store(
+    clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None
+) -> Store:
+    from redis_servers import unique_prefix
+    from sessionkeeper.stores.redis import RedisStore
+
+    assert request is not None
+    url = request.getfixturevalue("redis_cluster").url
+    return RedisStore.from_url(url, key_prefix=unique_prefix())
+
+
+def _redis_sentinel_store(
+    clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None
+) -> Store:
+    from sessionkeeper.stores.redis import RedisStore
+
+    assert request is not None
+    return RedisStore.from_url(request.getfixturevalue("redis_sentinel").fresh_url())
+
+
+def _http_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
+    from kv_servers import serve_for
+    from sessionkeeper.stores.http import HttpStore
+
+    assert request is not None
+    return HttpStore(serve_for(request, MemoryStore(clock=clock)))
+
+
+STORE_BUILDERS: dict[str, StoreKind] = {
+    "memory": StoreKind(_memory_store),
+    "sqlite": StoreKind(_sqlite_store),
+    "redis": StoreKind(_redis_store, controls_clock=False),
+    "redis-cluster": StoreKind(_redis_cluster_store, controls_clock=False),
+    "redis-sentinel": StoreKind(_redis_sentinel_store, controls_clock=False),
+    "http": StoreKind(_http_store),
+}
+STORE_KINDS = list(STORE_BUILDERS)
+
+
+def make_store(
+    kind: str, clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None = None
+) -> Store:
+    """Build a fresh, empty store of ``kind`` whose expiry follows ``clock`` where it can.
+
+    Builders of stores that need a server get it from ``request`` (pass it from a fixture).
+    """
+    return STORE_BUILDERS[kind].build(clock, tmp_path, request)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_clock: moves the injected clock; not run for stores that keep their own time",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Leave out clock-moving tests for stores that keep their own time (they cannot apply)."""
+    kept, dropped = [], []
+    for item in items:
+        kind = getattr(item, "callspec", None) and item.callspec.params.get("store")
+        own_time = kind in STORE_BUILDERS and not STORE_BUILDERS[kind].controls_clock
+        (dropped if own_time and item.get_closest_marker("needs_clock") else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store(request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path) -> Iterator[Store]:
+    """Every kind of store in turn, empty, closed after the test."""
+    kind: str = request.param
+    built = make_store(kind, clock, tmp_path, request)
+    yield built
+    built.close()
+
+
+# --- end of store kinds -----------------------------------------------------------------

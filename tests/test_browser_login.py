@@ -1,0 +1,54 @@
+"""The login lab in Chromium: log in, stay logged in across a reload, log out for good."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import pytest
+
+from browser_fixtures import playwright_api
+from sessionlab import login
+
+if TYPE_CHECKING:
+    from playwright.sync_api import BrowserContext, Page
+
+expect = playwright_api().expect
+pytestmark = pytest.mark.browser
+
+
+def session_cookie(context: BrowserContext) -> str | None:
+    """The value of the lab's session cookie in ``context``, if it has one."""
+    values = [cookie["value"] for cookie in context.cookies() if cookie["name"] == "session"]
+    return values[0] if values else None
+
+
+def test_log_in_reload_and_log_out(
+    page: Page, context: BrowserContext, serve_lab: Callable[..., str]
+) -> None:
+    url = serve_lab(login.create_app)
+    page.goto(url + "/")
+    expect(page.get_by_text("You are not logged in")).to_be_visible()
+
+    page.get_by_role("link", name="Log in").click()
+    before = session_cookie(context)  # the form's CSRF token opened a session
+    assert before is not None
+    page.get_by_label("Name").fill("Homer")
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(url + "/")
+    expect(page.get_by_text("Logged in as Homer")).to_be_visible()
+    logged_in = session_cookie(context)
+    assert logged_in is not None and logged_in != before  # a new session id at login
+
+    page.reload()
+    expect(page.get_by_text("Logged in as Homer")).to_be_visible()
+    assert session_cookie(context) == logged_in
+
+    page.get_by_role("link", name="Log out").click()
+    expect(page.get_by_text("You are not logged in")).to_be_visible()
+    assert session_cookie(context) is None
+
+    # The old cookie, replayed, finds nothing: logging out ended the session on the server.
+    context.add_cookies([{"name": "session", "value": logged_in, "url": url}])
+    page.reload()
+    expect(page.get_by_text("You are not logged in")).to_be_visible()

@@ -1,0 +1,227 @@
+"""The mailing list lab on every session store: sign up, unregister, the admin page, cURL flow."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from lab_servers import Curl, close_lab
+from sessionlab.mailing_list import create_app
+from sessionlab.mailing_list.admin import LIMITER_KEY
+from sessionlab.mailing_list.models import normalize_email
+
+PASSWORD = "correct horse battery staple"
+#: A cheap hash keeps the tests fast; the app's own hashing is tested once below.
+PASSWORD_HASH = generate_password_hash(PASSWORD, "pbkdf2:sha256:1000")
+
+
+@pytest.fixture
+def app(build_lab: Callable[..., Flask]) -> Flask:
+    return build_lab(create_app, ADMIN_PASSWORD_HASH=PASSWORD_HASH)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def token(client: FlaskClient, path: str = "/") -> str:
+    page = client.get(path).text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def sign_up(client: FlaskClient, email: str) -> Any:
+    return client.post("/signup", data={"email": email, "csrf_token": token(client)})
+
+
+def unregister(client: FlaskClient) -> Any:
+    return client.post("/unregister", data={"csrf_token": token(client)})
+
+
+def admin_login(client: FlaskClient, password: str = PASSWORD) -> Any:
+    return client.post(
+        "/admin/login", data={"password": password, "csrf_token": token(client, "/admin/")}
+    )
+
+
+def listed(client: FlaskClient) -> list[str]:
+    return re.findall(r"<li>([^<]+)</li>", client.get("/emails").text)
+
+
+def test_home_shows_the_sign_up_form(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert 'name="email"' in page.text and 'name="csrf_token"' in page.text
+
+
+def test_sign_up_stores_the_address_and_remembers_this_browser(client: FlaskClient) -> None:
+    answer = sign_up(client, "Homer@Springfield.EXAMPLE")
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+    page = client.get("/").text
+    assert "Thank you for signing up, Homer@springfield.example!" in page
+    assert "Unregister" in page and 'name="email"' not in page
+    assert listed(client) == ["Homer@springfield.example"]
+    assert listed(client.application.test_client()) == ["Homer@springfield.example"]
+
+
+def test_signing_up_twice_lists_the_address_once(client: FlaskClient) -> None:
+    sign_up(client, "marge@example.com")
+    sign_up(client.application.test_client(), "marge@example.com")
+    assert listed(client) == ["marge@example.com"]
+
+
+INVALID = [
+    "",
+    "homer",
+    "a@b",
+    "a@@b.com",
+    "a b@c.com",
+    "<x>@y.com",
+    ".a@b.com",
+    "a..b@c.com",
+    "x" * 65 + "@a.com",
+    "a@" + "b" * 250 + ".com",
+    "a@-b.com",
+]
+
+
+@pytest.mark.parametrize("email", INVALID)
+def test_address_check_rejects(email: str) -> None:
+    assert normalize_email(email) is None
+
+
+def test_invalid_address_answers_400_with_the_form(client: FlaskClient) -> None:
+    for email in ("<x>@y.com", "homer", ""):
+        answer = sign_up(client, email)
+        assert answer.status_code == 400
+        assert "Please enter a valid email address" in answer.text
+        assert 'name="email"' in answer.text
+        assert "<x>" not in answer.text
+    assert listed(client) == []
+
+
+def test_missing_field_or_token_is_refused(client: FlaskClient) -> None:
+    assert client.post("/signup", data={"csrf_token": token(client)}).status_code == 400
+    assert client.post("/signup", data={"email": "a@b.com"}).status_code == 400
+    assert client.post("/unregister").status_code == 400
+    assert listed(client) == []
+
+
+def test_unregister_without_signing_up(client: FlaskClient) -> None:
+    answer = unregister(client)
+    assert answer.status_code == 400
+    assert "You haven&#39;t submitted an email!" in answer.text
+
+
+def test_unregister_is_post_only(client: FlaskClient) -> None:
+    answer = client.get("/unregister")
+    assert answer.status_code == 405
+    assert "405 Method Not Allowed" in answer.text
+
+
+def test_unregister_removes_the_address(client: FlaskClient) -> None:
+    sign_up(client, "bart@example.com")
+    answer = unregister(client)
+    assert answer.status_code == 200
+    assert "We have removed bart@example.com from the list!" in answer.text
+    assert listed(client) == []
+    assert 'name="email"' in client.get("/").text
+
+
+def test_unregister_of_an_address_no_longer_listed(client: FlaskClient) -> None:
+    sign_up(client, "lisa@example.com")
+    admin = client.application.test_client()
+    admin_login(admin)
+    admin.post("/admin/delete", data={"email": "lisa@example.com", "csrf_token": token(admin)})
+    answer = unregister(client)
+    assert answer.status_code == 404
+    assert "That address isn&#39;t on our list" in answer.text
+
+
+def test_only_a_hash_of_the_admin_password_is_kept(tmp_path: Path) -> None:
+    app = create_app({"ADMIN_PASSWORD": PASSWORD}, instance_path=tmp_path)
+    close_lab(app)
+    assert "ADMIN_PASSWORD" not in app.config
+    assert PASSWORD not in repr(dict(app.config))
+    assert check_password_hash(app.config["ADMIN_PASSWORD_HASH"], PASSWORD)
+
+
+def test_admin_page_is_disabled_without_a_password(build_lab: Callable[..., Flask]) -> None:
+    client = build_lab(create_app).test_client()
+    assert client.get("/admin/").status_code == 403
+    assert client.post("/admin/login", data={"csrf_token": token(client)}).status_code == 403
+
+
+def test_admin_logs_in_lists_and_deletes(app: Flask, client: FlaskClient) -> None:
+    for email in ("a@example.com", "b@example.com"):
+        sign_up(app.test_client(), email)
+    assert 'name="password"' in client.get("/admin/").text
+    before = client.get_cookie("session")
+    answer = admin_login(client, "wrong")
+    assert answer.status_code == 403 and "Wrong password." in answer.text
+    answer = admin_login(client)
+    assert answer.status_code == 303
+    after = client.get_cookie("session")
+    assert before is not None and after is not None and after.value != before.value
+    page = client.get("/admin/").text
+    assert "a@example.com" in page and "b@example.com" in page
+    answer = client.post(
+        "/admin/delete", data={"email": "a@example.com", "csrf_token": token(client)}
+    )
+    assert answer.status_code == 303
+    assert "Removed a@example.com." in client.get("/admin/").text
+    assert listed(client) == ["b@example.com"]
+    client.post("/admin/delete", data={"email": "zz@example.com", "csrf_token": token(client)})
+    assert "zz@example.com is not on the list." in client.get("/admin/").text
+    assert client.post("/admin/logout", data={"csrf_token": token(client)}).status_code == 303
+    assert 'name="password"' in client.get("/admin/").text
+
+
+def test_deleting_needs_the_admin(client: FlaskClient) -> None:
+    sign_up(client, "c@example.com")
+    answer = client.post(
+        "/admin/delete", data={"email": "c@example.com", "csrf_token": token(client)}
+    )
+    assert answer.status_code == 403
+    assert listed(client) == ["c@example.com"]
+
+
+def test_admin_log_ins_are_rate_limited(app: Flask, client: FlaskClient) -> None:
+    now = [1000.0]
+    app.extensions[LIMITER_KEY].clock = lambda: now[0]
+    for _ in range(5):
+        assert admin_login(client, "guess").status_code == 403
+    blocked = admin_login(client)
+    assert blocked.status_code == 429
+    assert blocked.headers["Retry-After"] == "301"
+    now[0] += 301
+    assert admin_login(client).status_code == 303
+
+
+def test_address_check() -> None:
+    assert normalize_email("  Ann.Lee+news@Mail.Example.ORG ") == "Ann.Lee+news@mail.example.org"
+    assert normalize_email("no-at-sign") is None
+
+
+def test_the_labs_curl_flow(app: Flask, run_on_socket: Callable[[Flask], str], curl: Curl) -> None:
+    url = run_on_socket(app)
+    home = curl(f"{url}/")
+    csrf = f"csrf_token={home.csrf_token()}"
+    bad = curl(f"{url}/signup", "-d", "email=not-an-address", "-d", csrf)
+    assert bad.status == 400
+    page = curl(f"{url}/signup", "-L", "-d", "email=ned@example.com", "-d", csrf)
+    assert "Thank you for signing up, ned@example.com!" in page.text
+    assert "<li>ned@example.com</li>" in curl(f"{url}/emails").text
+    assert curl(f"{url}/unregister").status == 405
+    gone = curl(f"{url}/unregister", "-d", csrf)
+    assert "We have removed ned@example.com from the list!" in gone.text
+    assert "<li>" not in curl(f"{url}/emails").text

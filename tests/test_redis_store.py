@@ -1,0 +1,540 @@
+"""RedisStore against real servers: URLs, ownership, real expiry, Cluster slots, outages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from redis_servers import (
+    RedisCluster,
+    RedisSentinel,
+    RedisServer,
+    free_port,
+    unique_prefix,
+    wait_until,
+)
+from sessionkeeper.errors import ConfigError, Conflict, CorruptRecord, StoreError, StoreUnavailable
+from sessionkeeper.stores import ABSENT, Store, store_from_url
+from sessionkeeper.stores.redis import RedisStore
+from sessionkeeper.stores.redis_urls import _nodes
+
+pytestmark = pytest.mark.redis
+Factory = Callable[..., RedisServer]
+
+
+@pytest.fixture
+def db_url(redis_server: RedisServer) -> str:
+    return redis_server.fresh_url()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[RedisStore]:
+    store = RedisStore.from_url(db_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def raw(db_url: str) -> Iterator[redis.Redis]:
+    """A plain client of the test's database, to look at what the store wrote."""
+    client = redis.Redis.from_url(db_url)
+    yield client
+    client.close()
+
+
+def roundtrip(store: Store, key: str = "k") -> None:
+    version = store.set(key, b"value", ttl=60)
+    record = store.get(key)
+    assert record is not None
+    assert (record.value, record.version) == (b"value", version)
+    assert store.delete(key, if_version=version)
+    assert store.get(key) is None
+
+
+def client_names(server: RedisServer) -> list[str]:
+    with server.client() as admin:
+        return [c["name"] for c in admin.client_list()]
+
+
+# URLs ------------------------------------------------------------------------------------
+
+
+def test_redis_url_writes_one_hash_in_the_named_database(
+    redis_server: RedisServer, db_url: str, raw: redis.Redis
+) -> None:
+    store = store_from_url(db_url, timeout=1, clock=time.time, token="ignored")
+    try:
+        version = store.set("k", b"value")
+        assert raw.hgetall("k") == {b"v": b"value", b"n": version.encode()}
+        with redis_server.client(db=0) as other_db:
+            assert not other_db.exists("k")
+    finally:
+        store.close()
+
+
+def test_unix_url(redis_server: RedisServer) -> None:
+    store = store_from_url(f"unix://{redis_server.socket_path}?db={redis_server.fresh_db()}")
+    try:
+        roundtrip(store)
+    finally:
+        store.close()
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=1))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_rediss_url_speaks_tls(redis_factory: Factory, tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+    tls_port = free_port()
+    files = ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file"]
+    redis_factory("--tls-port", str(tls_port), *files, str(cert), "--tls-auth-clients", "no")
+    store = store_from_url(f"rediss://127.0.0.1:{tls_port}/0?ssl_ca_certs={cert}")
+    try:
+        roundtrip(store)
+    finally:
+        store.close()
+    untrusting = store_from_url(f"rediss://127.0.0.1:{tls_port}/0", timeout=1)
+    with pytest.raises(StoreUnavailable):
+        untrusting.get("k")
+    untrusting.close()
+
+
+def test_cluster_url_lists_startup_nodes_any_of_which_may_be_down(
+    redis_cluster: RedisCluster,
+) -> None:
+    ports = [free_port()] + [n.port for n in redis_cluster.nodes[1:]]
+    nodes = ",".join(f"127.0.0.1:{port}" for port in ports)
+    store = store_from_url(f"redis+cluster://{nodes}", timeout=1, key_prefix=unique_prefix())
+    try:
+        roundtrip(store)
+    finally:
+        store.close()
+
+
+def test_cluster_url_connects_on_first_use_so_apps_start_while_it_is_down() -> None:
+    store = store_from_url(f"redis+cluster://127.0.0.1:{free_port()}", timeout=1)
+    with pytest.raises(StoreUnavailable):
+        store.get("k")
+    store.close()
+
+
+def test_sentinel_url_finds_the_primary(redis_sentinel: RedisSentinel) -> None:
+    url = redis_sentinel.fresh_url()
+    store = store_from_url(url, timeout=1)
+    try:
+        roundtrip(store)
+        store.set("k", b"v")
+        with redis_sentinel.primary.client(db=int(url.rsplit("/", 1)[1])) as primary:
+            assert primary.hget("k", "v") == b"v"
+    finally:
+        store.close()
+
+
+def test_sentinel_url_with_an_unknown_service_is_unavailable(
+    redis_sentinel: RedisSentinel,
+) -> None:
+    store = store_from_url(f"redis+sentinel://127.0.0.1:{redis_sentinel.sentinel.port}/nope")
+    with pytest.raises(StoreUnavailable):
+        store.get("k")
+    store.close()
+
+
+def test_host_lists_with_credentials_ipv6_and_default_ports() -> None:
+    assert _nodes("u%40x:p%3Aw@a:1,[::1]:2,b", 6379) == (
+        "u@x",
+        "p:w",
+        [("a", 1), ("::1", 2), ("b", 6379)],
+    )
+    assert _nodes("h", 26379) == (None, None, [("h", 26379)])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0?no_such_option=1",
+        "redis+cluster://127.0.0.1:7000/3",
+        "redis+cluster://127.0.0.1:7000?ssl=true",
+        "redis+cluster://127.0.0.1:notaport",
+        "redis+sentinel://127.0.0.1:26379",
+        "redis+sentinel://127.0.0.1:26379/service/notadb",
+    ],
+)
+def test_bad_urls_fail_at_start(url: str) -> None:
+    with pytest.raises(ConfigError):
+        store_from_url(url)
+
+
+# Ownership -------------------------------------------------------------------------------
+
+
+def test_handed_in_client_is_left_open(redis_server: RedisServer, db_url: str) -> None:
+    client = redis.Redis.from_url(db_url, client_name="handed-in")
+    store = RedisStore(client)
+    roundtrip(store)
+    store.close()
+    store.close()
+    assert "handed-in" in client_names(redis_server)
+    assert client.ping()
+    with pytest.raises(StoreError, match="closed"):
+        store.get("k")
+    client.close()
+
+
+def test_client_built_from_url_is_closed(redis_server: RedisServer, db_url: str) -> None:
+    store = RedisStore.from_url(f"{db_url}?client_name=owned")
+    roundtrip(store)
+    assert "owned" in client_names(redis_server)
+    store.close()
+    wait_until(lambda: "owned" not in client_names(redis_server), "the owned client to close")
+
+
+def test_decoding_client_is_a_configuration_error(db_url: str) -> None:
+    client = redis.Redis.from_url(db_url, decode_responses=True)
+    with pytest.raises(ConfigError, match="decode_responses"):
+        RedisStore(client).get("k")
+    client.close()
+
+
+# Records ---------------------------------------------------------------------------------
+
+
+def test_versions_never_repeat_after_delete_and_recreate(store: RedisStore) -> None:
+    seen = set()
+    for _ in range(50):
+        seen.add(store.set("k", b"v", if_version=ABSENT))
+        assert store.delete("k")
+    assert len(seen) == 50
+
+
+def test_foreign_values_are_store_errors(store: RedisStore, raw: redis.Redis) -> None:
+    raw.hset("no-version", "v", b"x")
+    with pytest.raises(CorruptRecord):
+        store.get("no-version")
+    raw.set("string", b"x")
+    with pytest.raises(StoreError) as caught:
+        store.set("string", b"y")
+    assert isinstance(caught.value.__cause__, redis.ResponseError)
+
+
+def test_key_prefix_namespaces_every_operation(db_url: str, raw: redis.Redis) -> None:
+    store = RedisStore.from_url(db_url, key_prefix="app1:")
+    try:
+        version = store.set("k", b"v")
+        raw.hset("k", mapping={"v": b"other", "n": b"1"})
+        assert raw.hget("app1:k", "n") == version.encode()
+        assert store.scan() == (["k"], None)
+        assert store.delete("k", if_version=version)
+        assert raw.exists("k")
+    finally:
+        store.close()
+
+
+def test_scan_escapes_glob_characters_in_the_prefix(store: RedisStore) -> None:
+    keys = ["a*", "a*b", "ab", "a?", "a?c", "ac", "[a]", "[a]x", "a", "b", "\\", "\\x", "x\\*"]
+    for key in keys:
+        store.set(key, b"1")
+    assert store.scan("a*")[0] == ["a*", "a*b"]
+    assert store.scan("a?")[0] == ["a?", "a?c"]
+    assert store.scan("[a]")[0] == ["[a]", "[a]x"]
+    assert store.scan("\\")[0] == ["\\", "\\x"]
+    assert store.scan("x\\")[0] == ["x\\*"]
+    assert store.scan("a")[0] == sorted(k for k in keys if k.startswith("a"))
+
+
+def test_scan_pages_in_key_order(store: RedisStore) -> None:
+    keys = [f"s:{i:04d}" for i in range(250)] + ["t:other", "é", "\U0001f600"]
+    for key in keys:
+        store.set(key, b"1")
+    pages, cursor = [], None
+    while True:
+        page, cursor = store.scan("s:", after=cursor, limit=40)
+        pages.append(page)
+        if cursor is None:
+            break
+    assert [k for page in pages for k in page] == keys[:250]
+    assert [len(p) for p in pages] == [40] * 6 + [10]
+    assert store.scan(limit=1000)[0][-2:] == ["é", "\U0001f600"]
+
+
+# The key index (one server): scan pages cost what they return ----------------------------
+
+INDEX = b"\xffindex"  # the index of a store without key_prefix; 0xFF is never in UTF-8
+
+
+def cost_of(server: RedisServer, run: Callable[[], object]) -> tuple[object, dict[str, int]]:
+    """Run ``run``; count the commands the server ran (scripts' included) and the keys
+    it looked up (each member EXISTS checks, and the index itself)."""
+    with server.client() as admin:
+        admin.config_resetstat()
+        result = run()
+        commands = admin.info("commandstats")
+        stats = admin.info("stats")
+    cost = {
+        name: commands.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "zrange")
+    }
+    cost["lookups"] = stats["keyspace_hits"] + stats["keyspace_misses"]
+    return result, cost
+
+
+def page_costs(server: RedisServer, store: RedisStore) -> list[tuple[object, dict[str, int]]]:
+    """Measure three scans of the range ``m/``."""
+    return [
+        cost_of(server, lambda: store.scan("m/", limit=3)),
+        cost_of(server, lambda: store.scan("m/", after="m/2", limit=3)),
+        cost_of(server, lambda: store.scan("m/", limit=100)),
+    ]
+
+
+def test_scan_cost_does_not_depend_on_keys_outside_the_prefix(redis_factory: Factory) -> None:
+    server = redis_factory()
+    costs = []
+    for outside in (10, 2000):
+        store = RedisStore.from_url(server.url(server.fresh_db()))
+        try:
+            for i in range(outside):
+                store.set(f"{'az'[i % 2]}/{i:05d}", b"")
+            for i in range(5):
+                store.set(f"m/{i}", b"")
+            store.scan("m/")  # loads the script, so every count below is one EVALSHA
+            costs.append(page_costs(server, store))
+        finally:
+            store.close()
+    one_call = {"evalsha": 1, "zrange": 1}
+    assert (
+        costs[0]
+        == costs[1]
+        == [
+            ((["m/0", "m/1", "m/2"], "m/2"), {**one_call, "lookups": 1 + 4}),  # page and one more
+            ((["m/3", "m/4"], None), {**one_call, "lookups": 1 + 2}),
+            ((["m/0", "m/1", "m/2", "m/3", "m/4"], None), {**one_call, "lookups": 1 + 5}),
+        ]
+    )
+
+
+def test_scan_skips_and_drops_members_of_expired_records(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    for key in ("p/b", "p/c", "q"):
+        store.set(key, b"")
+    store.set("p/a", b"", ttl=0.05)
+    wait_until(lambda: not raw.exists("p/a"), "Redis to expire the key", timeout=2)
+    assert raw.zscore(INDEX, "p/a") == 0  # Redis left the member behind
+    assert store.scan("p/", limit=1) == (["p/b"], "p/b")
+    assert raw.zrange(INDEX, 0, -1) == [b"p/b", b"p/c", b"q"]
+
+
+def test_scan_walks_past_long_runs_of_dead_members(store: RedisStore, raw: redis.Redis) -> None:
+    dead = [f"p/{i:04d}" for i in range(1500)]
+    for key in [*dead, "p/x", "p/y"]:
+        store.set(key, b"")
+    raw.delete(*dead)  # as Redis's own expiry does: the records go, their members stay
+    assert store.scan("p/", limit=1) == (["p/x"], "p/x")
+    assert store.scan("p/", after="p/x") == (["p/y"], None)
+    assert raw.zrange(INDEX, 0, -1) == [b"p/x", b"p/y"]
+
+
+def test_a_new_key_drops_dead_members_among_those_it_samples(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    store.set("a", b"")
+    store.set("b", b"")
+    raw.delete("a", "b")
+    store.set("c", b"")  # samples 3 members: with 3 in the index, all of them
+    assert raw.zrange(INDEX, 0, -1) == [b"c"]
+    store.set("c", b"again")  # an overwrite adds no member and samples nothing
+    assert store.delete("c")
+    assert not raw.exists(INDEX)
+
+
+def test_clear_expired_prunes_the_whole_index_and_removes_no_record(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    keys = [f"k{i:04d}" for i in range(2500)]  # more than one batch
+    for key in keys:
+        store.set(key, b"")
+    raw.delete(*keys[::2])
+    assert store.clear_expired() == 0
+    assert raw.zrange(INDEX, 0, -1) == [key.encode() for key in keys[1::2]]
+    assert raw.dbsize() == 1251
+
+
+def test_scan_never_lists_the_index(db_url: str, raw: redis.Redis) -> None:
+    keys = ["", "index", "\x00index", "\u00ffindex", "\uffff", "\U0010ffff", "\U0010ffffz"]
+    stores = [RedisStore.from_url(db_url, key_prefix=p) for p in ("", "app:", "app:\U0010ffff")]
+    try:
+        for store in stores:
+            for key in keys:
+                store.set(key, b"")
+        indexes = {b"", b"app:", "app:\U0010ffff".encode()}
+        assert set(raw.keys(b"*\xffindex")) == {prefix + INDEX for prefix in indexes}
+        for store in stores:
+            assert store.scan() == (sorted(keys), None)
+            assert store.scan("\U0010ffff") == (["\U0010ffff", "\U0010ffffz"], None)
+            assert store.scan(after="\uffff") == (["\U0010ffff", "\U0010ffffz"], None)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_a_cluster_keeps_no_index(redis_cluster: RedisCluster) -> None:
+    prefix = unique_prefix()
+    store = RedisStore.from_url(redis_cluster.url, key_prefix=prefix)
+    try:
+        for i in range(20):
+            store.set(f"k{i:02d}", b"")
+        assert store.scan("k1", limit=5) == ([f"k1{i}" for i in range(5)], "k14")
+        for node in redis_cluster.nodes:
+            with node.client() as client:
+                assert not list(client.scan_iter(match=b"*\xffindex"))
+    finally:
+        store.close()
+
+
+# Real expiry: Redis keeps its own time, so these use short TTLs and check PTTL -------------
+
+
+def test_ttl_has_millisecond_precision_and_matches_the_record(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    store.set("k", b"v", ttl=12.3456)
+    assert 12_000 < raw.pttl("k") <= 12_346
+    record = store.get("k")
+    assert record is not None and record.expires is not None
+    assert record.expires - time.time() == pytest.approx(12.3456, abs=0.5)
+    store.set("k", b"v")
+    assert raw.pttl("k") == -1
+    assert store.get("k").expires is None  # type: ignore[union-attr]
+
+
+def test_touch_extends_or_removes_expiry_of_live_keys_only(
+    store: RedisStore, raw: redis.Redis
+) -> None:
+    version = store.set("k", b"v", ttl=5)
+    assert store.touch("k", 300)
+    assert 299_000 < raw.pttl("k") <= 300_000
+    assert store.touch("k", None)
+    assert raw.pttl("k") == -1
+    assert store.get("k").version == version  # type: ignore[union-attr]
+    assert not store.touch("missing", 10)
+    assert not raw.exists("missing")
+    with pytest.raises(ValueError):
+        store.touch("k", 0)
+
+
+def test_records_expire_on_the_server(store: RedisStore) -> None:
+    version = store.set("k", b"v", ttl=0.05)
+    wait_until(lambda: store.get("k") is None, "the key to expire", timeout=2)
+    assert store.scan() == ([], None)
+    assert not store.touch("k", 10)
+    with pytest.raises(Conflict):
+        store.set("k", b"v", if_version=version)
+    store.set("k", b"new", if_version=ABSENT)
+
+
+# Cluster ---------------------------------------------------------------------------------
+
+
+def test_cluster_keys_in_every_slot_range_work(redis_cluster: RedisCluster) -> None:
+    prefix = unique_prefix()
+    store = RedisStore.from_url(redis_cluster.url, key_prefix=prefix)
+    try:
+        keys = [f"key{i:03d}" for i in range(60)]
+        versions = {key: store.set(key, key.encode(), ttl=60) for key in keys}
+        held = []
+        for node in redis_cluster.nodes:
+            with node.client() as client:  # SCAN on one node lists the keys it holds
+                names = (name.decode() for name in client.scan_iter(count=1000))
+                held.append({name[len(prefix) :] for name in names if name.startswith(prefix)})
+        assert all(held) and set().union(*held) == set(keys)
+        for key in keys:
+            assert store.get(key).value == key.encode()  # type: ignore[union-attr]
+            with pytest.raises(Conflict):
+                store.set(key, b"x", if_version=ABSENT)
+        assert store.scan(limit=100) == (keys, None)
+        assert store.scan(after="key029", limit=10) == (keys[30:40], "key039")
+        assert all(store.delete(key, if_version=versions[key]) for key in keys)
+    finally:
+        store.close()
+
+
+# Outages ---------------------------------------------------------------------------------
+
+
+def test_stopped_server_is_unavailable_and_recovery_needs_no_restart(
+    redis_factory: Factory,
+) -> None:
+    server = redis_factory()
+    store = RedisStore.from_url(server.url(), timeout=1)
+    try:
+        store.set("k", b"v")
+        server.stop()
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable) as caught:
+            store.get("k")
+        assert isinstance(caught.value.__cause__, redis.ConnectionError)
+        with pytest.raises(StoreUnavailable):
+            store.set("k", b"v")
+        assert time.monotonic() - started < 1
+        server.start()
+        store.set("k", b"back")
+        assert store.get("k").value == b"back"  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["pooled-connection", "new-connection"])
+def test_hung_server_is_unavailable_within_the_timeout(redis_factory: Factory, warm: bool) -> None:
+    server = redis_factory()
+    store = RedisStore.from_url(server.url(), timeout=0.3)
+    try:
+        if warm:
+            store.set("k", b"v")
+        with server.frozen():
+            started = time.monotonic()
+            with pytest.raises(StoreUnavailable) as caught:
+                store.get("k")
+            elapsed = time.monotonic() - started
+        assert isinstance(caught.value.__cause__, redis.TimeoutError)
+        assert 0.25 < elapsed < 0.9
+        store.set("k", b"after")
+        assert store.get("k").value == b"after"  # type: ignore[union-attr]
+    finally:
+        store.close()
