@@ -30,8 +30,6 @@ __all__ = ["free_port", "run"]
 SITE_PORT: Final = 8000
 KV_PORT: Final = 5100
 START_TIMEOUT: Final = 30.0
-#: Runs the ``sessionkeeper`` command with this interpreter, wherever its script was installed.
-_SESSIONKEEPER: Final = "from sessionkeeper.cli import main; main(prog_name='sessionkeeper')"
 
 
 def free_port(preferred: int, taken: set[int] | None = None) -> int:
@@ -105,7 +103,7 @@ def run(
         instance.mkdir(parents=True, exist_ok=True)
         kv_url = f"http://127.0.0.1:{kv_port}"
         kv_store = f"sqlite:///{instance / 'kv.sqlite3'}"
-        kv_command = [sys.executable, "-c", _SESSIONKEEPER, "kv", "serve"]
+        kv_command = [sys.executable, "-m", "sessionkeeper", "kv", "serve"]
         kv_command += ["--host", "127.0.0.1", "--port", str(kv_port), "--store", kv_store]
         processes.append(subprocess.Popen(kv_command, start_new_session=True))  # noqa: S603
         admin_password = _admin_password(instance)
