@@ -45,8 +45,8 @@ client-test: client/node_modules/.installed
 	cd client && npm test --silent
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
+	$(BIN)/ruff format --check src tests $(wildcard bench)
 
 types: $(STAMP)
 	$(BIN)/mypy

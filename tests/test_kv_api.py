@@ -427,7 +427,11 @@ def test_fuzz_finds_no_server_error_and_no_schema_mismatch() -> None:
 
         @given(case=strategy)
         @settings(
-            max_examples=12, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+            max_examples=12,
+            deadline=None,
+            database=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
         )
         def fuzz(case: Any) -> None:
             case.call_and_validate(headers=auth, excluded_checks=[positive_data_acceptance])
