@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from kv_servers import serve, serve_for
 from sessionkeeper import MemoryStore, SessionKeeper
@@ -172,3 +173,14 @@ class Curl:
 def curl(tmp_path: Path) -> Curl:
     """A curl user with an empty cookie jar."""
     return Curl(tmp_path / "jar.txt")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client for the ``app`` fixture of the test module."""
+    return app.test_client()
+
+
+def server_side(app: Flask) -> bool:
+    """Whether the lab keeps its sessions in a server-side store."""
+    return app.config["SESSION_STORE"] != "cookie"

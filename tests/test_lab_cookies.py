@@ -18,11 +18,6 @@ def app(build_lab: Callable[..., Flask]) -> Flask:
     return build_lab(create_app)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def test_set_read_and_delete_the_cookie(client: FlaskClient) -> None:
     assert "There is no cookie named flask_tutorial" in client.get("/read_cookie").text
     answer = client.get("/set_cookie")

@@ -20,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import sessionlab.counter
-from lab_servers import Curl
+from lab_servers import Curl, server_side
 from sessionkeeper import ConfigError, SessionKeeper
 from sessionkeeper.cli import main as sessionkeeper_cli
 from sessionlab.counter import DEFAULT_KV_URL, create_app
@@ -31,15 +31,6 @@ LAB_FOLDER = Path(sessionlab.counter.__file__).parent
 @pytest.fixture
 def app(build_lab: Callable[..., Flask]) -> Flask:
     return build_lab(create_app)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def server_side(app: Flask) -> bool:
-    return app.config["SESSION_STORE"] != "cookie"
 
 
 def token_of(page: str) -> str:

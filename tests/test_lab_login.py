@@ -8,22 +8,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from lab_servers import Curl
+from lab_servers import Curl, server_side
 from sessionlab.login import create_app
 
 
 @pytest.fixture
 def app(build_lab: Callable[..., Flask]) -> Flask:
     return build_lab(create_app)
-
-
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-def server_side(app: Flask) -> bool:
-    return app.config["SESSION_STORE"] != "cookie"
 
 
 def session_cookie(client: FlaskClient) -> str | None:

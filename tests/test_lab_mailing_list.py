@@ -27,11 +27,6 @@ def app(build_lab: Callable[..., Flask]) -> Flask:
     return build_lab(create_app, ADMIN_PASSWORD_HASH=PASSWORD_HASH)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def token(client: FlaskClient, path: str = "/") -> str:
     page = client.get(path).text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)

@@ -58,11 +58,6 @@ def app(build_lab: Callable[..., Flask], seeded_database: Path, tmp_path: Path) 
 
 
 @pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
-@pytest.fixture
 def plain_app(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], Flask]:
     """The lab on the cookie store with its own database, for what sessions do not change."""
 

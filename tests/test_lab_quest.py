@@ -20,11 +20,6 @@ def app(build_lab: Callable[..., Flask]) -> Flask:
     return build_lab(create_app)
 
 
-@pytest.fixture
-def client(app: Flask) -> FlaskClient:
-    return app.test_client()
-
-
 def token(client: FlaskClient) -> str:
     page = client.get("/new/").text
     found = re.search(r'name="csrf_token" value="([^"]+)"', page)
