@@ -64,7 +64,7 @@ def store(clock: Any) -> CountingStore:
 
 def build_app(store: MemoryStore, clock: Any, **config: Any) -> Flask:
     app = Flask(__name__)
-    app.config.update(SECRET_KEY="test-secret", SESSION_STORE=store, **config)
+    app.config.update({"SECRET_KEY": "test-secret", "SESSION_STORE": store, **config})
     SessionKeeper(app, clock=clock)
 
     @app.get("/ping")
@@ -405,3 +405,26 @@ def test_config_is_read_from_the_store_url(tmp_path: Any) -> None:
     app.config.update(SECRET_KEY="k", SESSION_STORE="memory://")
     SessionKeeper(app)
     assert isinstance(app.extensions["sessionkeeper"].store, MemoryStore)
+
+
+def test_rotated_secret_key_still_opens_server_side_cookies(
+    store: CountingStore, clock: Any
+) -> None:
+    old = build_app(store, clock).test_client()
+    old.get("/set/user/alice")
+    cookie = cookie_of(old) or ""
+    rotated = build_app(
+        store, clock, SECRET_KEY="next-secret", SECRET_KEY_FALLBACKS=["test-secret"]
+    ).test_client()
+    rotated.set_cookie("session", cookie)
+    assert rotated.get("/read").json == {"user": "alice"}
+    stranger = build_app(store, clock, SECRET_KEY="next-secret").test_client()
+    stranger.set_cookie("session", cookie)
+    assert stranger.get("/read").json == {}
+
+
+@pytest.mark.parametrize("value", ["", ".", "abc", "abc.", ".sig", "é.é", "a.b.c", "x" * 4000])
+def test_malformed_cookie_values_are_rejected(client: FlaskClient, value: str) -> None:
+    client.set_cookie("session", value)
+    response = client.get("/read")
+    assert response.status_code == 200 and response.json == {}

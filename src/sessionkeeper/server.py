@@ -30,12 +30,12 @@ from typing import Any, Literal, TypeVar
 from flask import Flask, Request, Response, current_app, has_request_context, request, session
 from flask.json.tag import TaggedJSONSerializer
 from flask.sessions import SessionMixin, session_json_serializer
-from itsdangerous import BadSignature, Signer
 from markupsafe import escape
 
 from ._cookies import CookieDefaults, client_address, security_log
 from .config import Settings
 from .errors import Conflict, CorruptRecord, LockTimeout, SaveConflict, SessionError, StoreError
+from .signing import IdSigner
 from .stores.base import ABSENT, Clock, Store, Version
 
 __all__ = [
@@ -168,7 +168,6 @@ class ServerSessionInterface(CookieDefaults):
     """Flask session interface that keeps session data in a :class:`Store`."""
 
     serializer = session_json_serializer
-    salt = "sessionkeeper.session-id"
 
     def __init__(self, store: Store, settings: Settings, app: Flask, *, clock: Clock) -> None:
         self.store = store
@@ -176,9 +175,7 @@ class ServerSessionInterface(CookieDefaults):
         self.clock = clock
         self.max_cookie_size = settings.cookie_max_size
         keys = [*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key]
-        self.signer = Signer(
-            keys, salt=self.salt, key_derivation="hmac", digest_method=hashlib.sha256
-        )
+        self.signer = IdSigner(keys)
         self.sleep: Callable[[float], None] = time.sleep
 
     def key_for(self, sid: str) -> str:
@@ -218,7 +215,7 @@ class ServerSessionInterface(CookieDefaults):
         if action == "set":
             assert session.sid is not None
             self.set_session_cookie(
-                app, response, self.signer.sign(session.sid).decode(), self.cookie_expires(session)
+                app, response, self.signer.sign(session.sid), self.cookie_expires(session)
             )
         elif action == "delete":
             self.delete_session_cookie(app, response)
@@ -271,11 +268,10 @@ class ServerSessionInterface(CookieDefaults):
 
     def verify(self, cookie: str) -> str | None:
         """The session id inside a signed cookie value, or None if the signature is wrong."""
-        try:
-            return self.signer.unsign(cookie).decode()
-        except (BadSignature, UnicodeDecodeError):
+        sid = self.signer.unsign(cookie)
+        if sid is None:
             security_log.warning("rejected session cookie from %s: bad signature", client_address())
-            return None
+        return sid
 
     # Locking ---------------------------------------------------------------------------
 
