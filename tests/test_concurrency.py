@@ -203,6 +203,9 @@ def serve(store: Store, clock: Any) -> Iterator[Any]:
     servers = []
 
     def start(**config: Any) -> tuple[int, Flask]:
+        # Generous deadlines: these tests are about losing nothing, and the servers of
+        # every part share one busy interpreter here; speed is measured in bench/.
+        config = {"SESSION_SAVE_DEADLINE": 30, "SESSION_LOCK_TIMEOUT": 30, **config}
         app = build_app(store, clock, **config)
         server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=KeepAlive)
         threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
