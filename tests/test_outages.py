@@ -22,9 +22,9 @@ from redis_servers import RedisServer
 from session_app import create_app
 from sessionkeeper import SessionKeeper
 
-TIMEOUT = 0.5
+TIMEOUT = 1.0
 #: Time an answer may take beyond the store timeout (Python, Flask and the test client).
-SLACK = 0.4
+SLACK = 1.5  # generous: a busy machine; a missing timeout would hang for ever
 
 
 @dataclass
@@ -91,7 +91,7 @@ def test_outage_gives_503s_spares_other_routes_and_recovers(
 
     with outage.down() if mode == "down" else outage.hung():
         healthz, elapsed = timed(lambda: ada.get("/healthz"))
-        assert healthz.status_code == 200 and elapsed < TIMEOUT / 2  # type: ignore[attr-defined]
+        assert healthz.status_code == 200 and elapsed < TIMEOUT  # type: ignore[attr-defined]
 
         load, elapsed = timed(lambda: ada.get("/whoami", headers={"Accept": "application/json"}))
         assert load.status_code == 503, load.text  # type: ignore[attr-defined]
