@@ -533,7 +533,7 @@ def test_hung_server_is_unavailable_within_the_timeout(redis_factory: Factory, w
                 store.get("k")
             elapsed = time.monotonic() - started
         assert isinstance(caught.value.__cause__, redis.TimeoutError)
-        assert 0.25 < elapsed < 0.9
+        assert 0.25 < elapsed < 2.0  # the timeout, not a hang (room for a busy machine)
         store.set("k", b"after")
         assert store.get("k").value == b"after"  # type: ignore[union-attr]
     finally:
