@@ -20,6 +20,8 @@ __all__ = ["ServeOptions", "check_exposure", "is_loopback", "redact", "run"]
 
 #: Threads per worker running requests; store calls are short, so a few keep the cores busy.
 THREADS = 16
+#: Connections a worker accepts at once (idle keep-alive ones included).
+BACKPRESSURE = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,9 @@ def run(options: ServeOptions) -> None:
         interface=Interfaces.WSGI,
         workers=options.workers,
         blocking_threads=THREADS,
-        backpressure=THREADS,
+        # Granian counts kept-alive connections against backpressure: leave room for every
+        # client pool, while THREADS bound the requests actually running.
+        backpressure=BACKPRESSURE,
         log_access=False,
     )
     server.serve(target_loader=partial(build_app, options), wrap_loader=False)
