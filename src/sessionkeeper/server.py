@@ -76,6 +76,7 @@ class ServerSession(SessionMixin):
         self.expires: float | None = None
         self.created = 0.0
         self.base: dict[str, Any] = {}
+        self.raw = b""
         self.user: str | None = None
         self.base_user: str | None = None
         self.discard: list[str] = []
@@ -237,7 +238,9 @@ class ServerSessionInterface(CookieDefaults):
         if sid is None:
             return {}
         key = self.key_for(sid)
-        if self.settings.locking or getattr(app_view(), "sessionkeeper_locked", False):
+        if self.settings.locking or (
+            _locked_views and getattr(app_view(), "sessionkeeper_locked", False)
+        ):
             self.acquire(session, key)
         try:
             record = self.store.get(key)
@@ -261,7 +264,8 @@ class ServerSessionInterface(CookieDefaults):
             session.discard.append(key)
             return {}
         session.sid, session.key, session.version = sid, key, record.version
-        session.expires, session.created, session.base = record.expires, created, base
+        session.raw, session.expires = record.value, record.expires
+        session.created, session.base = created, base
         session.user = session.base_user = user if isinstance(user, str) else None
         session.new = False
         return data
@@ -341,7 +345,10 @@ class ServerSessionInterface(CookieDefaults):
                 return "delete" if session.cookie else None
             return self.create(session, tagged, now)
         user_changed = session.user != session.base_user
-        if not user_changed and _dumps(tagged) == _dumps(session.base):
+        # The record is re-encoded exactly as it was written: equal bytes, nothing changed.
+        if self.encode(session.created, session.user, tagged) == session.raw or (
+            not user_changed and _dumps(tagged) == _dumps(session.base)
+        ):
             self.touch(session, now)
             return None
         base = session.base
@@ -451,8 +458,14 @@ def app_view() -> Callable[..., Any] | None:
 ViewT = TypeVar("ViewT", bound=Callable[..., Any])
 
 
+#: Whether any view was marked ``@locked``; until one is, requests skip the view lookup.
+_locked_views = False
+
+
 def locked(view: ViewT) -> ViewT:
     """Serialise this view's requests per session, as ``SESSION_LOCKING = True`` does for all."""
+    global _locked_views
+    _locked_views = True
     view.sessionkeeper_locked = True  # type: ignore[attr-defined]
     return view
 
