@@ -1,0 +1,352 @@
+"""Turn a run's measurements into Markdown tables and a verdict on each target."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app import VARIANTS
+from growth import Point
+from kvbench import RedisBench
+from load import WrkResult
+from procs import SERVER_LABELS, SERVERS
+from races import LostUpdates
+
+ROUTES = ("/ping", "/read", "/incr")
+LABELS = {
+    "none": "none (no session)",
+    "flask-cookie": "Flask cookie",
+    "fs-redis": "Flask-Session Redis",
+    "fs-sqlalchemy": "Flask-Session SQLAlchemy/SQLite",
+    "sk-cookie": "SessionKeeper cookie",
+    "sk-encrypted": "SessionKeeper encrypted cookie",
+    "sk-sqlite": "SessionKeeper SQLite",
+    "sk-redis": "SessionKeeper Redis",
+    "sk-kv": "SessionKeeper KV service",
+}
+STORE_LABELS = {"sqlite": "SQLite", "redis": "Redis", "kv": "KV service (HTTP)"}
+
+
+@dataclass(frozen=True)
+class Median:
+    """Medians over the rounds of one server, route and variant."""
+
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class Results:
+    """Everything one run measured."""
+
+    meta: dict[str, str]
+    settings: dict[str, str]
+    throughput: dict[tuple[str, str, str], list[WrkResult]] = field(default_factory=dict)
+    lost: dict[tuple[str, str], LostUpdates] = field(default_factory=dict)
+    writes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per variant: writes during 1,000 reads, and changes counted creating the sessions."""
+    kv: dict[str, WrkResult] = field(default_factory=dict)
+    redis_bench: dict[str, RedisBench] = field(default_factory=dict)
+    growth: dict[str, list[Point]] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+
+    def median(self, server: str, route: str, variant: str) -> Median | None:
+        """The medians of one cell, or None if it was not measured."""
+        runs = self.throughput.get((server, route, variant))
+        if not runs:
+            return None
+        return Median(
+            statistics.median(r.rps for r in runs),
+            statistics.median(r.p50_ms for r in runs),
+            statistics.median(r.p99_ms for r in runs),
+            sum(r.errors for r in runs),
+        )
+
+    def ratio(self, server: str, route: str, variant: str, base: str) -> float | None:
+        """req/s of ``variant`` over req/s of ``base``."""
+        mine, theirs = self.median(server, route, variant), self.median(server, route, base)
+        if mine is None or theirs is None:
+            return None
+        return mine.rps / theirs.rps
+
+
+def _table(header: list[str], rows: Iterable[list[str]], align: str = "") -> list[str]:
+    align = align or "l" + "r" * (len(header) - 1)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def _x(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def throughput_summary(results: Results) -> list[str]:
+    """req/s of every variant, with its ratio to Flask's cookie session and to none."""
+    header = ["variant"]
+    cells = [(s, r) for s in SERVERS for r in ROUTES]
+    header += [f"{s} {r}" for s, r in cells]
+    rows = []
+    for variant in VARIANTS:
+        row = [LABELS[variant]]
+        for server, route in cells:
+            m = results.median(server, route, variant)
+            if m is None:
+                row.append("—")
+                continue
+            cookie = results.ratio(server, route, variant, "flask-cookie")
+            none = results.ratio(server, route, variant, "none")
+            row.append(f"{m.rps:.0f} ({_x(cookie)} / {_x(none)})")
+        rows.append(row)
+    return _table(header, rows)
+
+
+def throughput_details(results: Results) -> list[str]:
+    """One table per server and route: req/s, p50, p99, ratios, errors."""
+    lines: list[str] = []
+    for server in SERVERS:
+        for route in ROUTES:
+            rows = []
+            for variant in VARIANTS:
+                m = results.median(server, route, variant)
+                if m is None:
+                    continue
+                rows.append(
+                    [
+                        LABELS[variant],
+                        f"{m.rps:.0f}",
+                        f"{m.p50_ms:.2f}",
+                        f"{m.p99_ms:.2f}",
+                        _x(results.ratio(server, route, variant, "flask-cookie")),
+                        _x(results.ratio(server, route, variant, "none")),
+                        str(m.errors),
+                    ]
+                )
+            if rows:
+                lines += ["", f"**{SERVER_LABELS[server]}, `{route}`**", ""]
+                header = ["variant", "req/s", "p50 ms", "p99 ms", "x Flask cookie", "x none"]
+                lines += _table([*header, "errors"], rows)
+    return lines
+
+
+def lost_table(results: Results) -> list[str]:
+    """Distinct keys and increments kept of 100, per server."""
+    header = ["variant"]
+    for server in SERVERS:
+        label = SERVER_LABELS[server]
+        header += [f"{label}: keys", f"{label}: incr", f"{label}: incr @locked"]
+    rows = []
+    for variant in VARIANTS:
+        if variant == "none":
+            continue
+        row = [LABELS[variant]]
+        for server in SERVERS:
+            lost = results.lost.get((server, variant))
+            if lost is None:
+                row += ["—", "—", "—"]
+                continue
+            locked = "—" if lost.locked_increments is None else str(lost.locked_increments)
+            row += [str(lost.keys), str(lost.increments), locked]
+            if lost.failed:
+                row[-3] += f" ({lost.failed} failed)"
+        rows.append(row)
+    lines = _table(header, rows)
+    for (server, variant), lost in results.lost.items():
+        if lost.failed:
+            lines.append(
+                f"\n{LABELS[variant]} under {SERVER_LABELS[server]}: {lost.failed} request(s) "
+                f"answered an error, e.g. `{lost.sample.strip()}`"
+            )
+    return lines
+
+
+def writes_table(results: Results) -> list[str]:
+    """Store writes per 1,000 read-only requests."""
+    how = {
+        "fs-redis": "Redis dirty counter",
+        "sk-redis": "Redis dirty counter",
+        "fs-sqlalchemy": "SQLite row triggers",
+        "sk-sqlite": "SQLite row triggers",
+        "sk-kv": "row triggers on the service's SQLite",
+    }
+    rows = [[LABELS[v], str(n), str(c), how[v]] for v, (n, c) in results.writes.items()]
+    header = ["variant", "writes per 1,000 /read", "changes counted creating the sessions"]
+    return _table([*header, "counted by"], rows, "lrrl")
+
+
+def kv_table(results: Results) -> list[str]:
+    """The KV service next to redis-benchmark."""
+    rows = []
+    for name, r in results.kv.items():
+        rows.append([f"KV service {name}", f"{r.rps:.0f}", f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}"])
+    for name, b in results.redis_bench.items():
+        row = [f"redis-benchmark {name}", f"{b.rps:.0f}", f"{b.p50_ms:.2f}", f"{b.p99_ms:.2f}"]
+        rows.append(row)
+    return _table(["operation", "req/s", "p50 ms", "p99 ms"], rows)
+
+
+def growth_table(results: Results) -> list[str]:
+    """Load and scan p50 at each size, and the growth from the smallest size."""
+    rows = []
+    for store, points in results.growth.items():
+        first = points[0]
+        for p in points:
+            rows.append(
+                [
+                    STORE_LABELS[store],
+                    f"{p.size:,}",
+                    f"{p.load_p50_ms:.3f}",
+                    f"{p.load_p50_ms / first.load_p50_ms:.2f}",
+                    f"{p.scan_p50_ms:.3f}",
+                    f"{p.scan_p50_ms / first.scan_p50_ms:.2f}",
+                    f"{p.loads} / {p.scans}",
+                ]
+            )
+    header = ["store", "sessions", "load p50 ms", "x smallest", "page of 100 p50 ms"]
+    return _table([*header, "x smallest", "loads / scans timed"], rows)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One target, what was measured, and whether it was met."""
+
+    target: str
+    measured: str
+    met: bool | None
+
+
+def _worst(results: Results, variant: str, base: str) -> tuple[float, str] | None:
+    ratios = [
+        (ratio, f"{server} {route}")
+        for server in SERVERS
+        for route in ROUTES
+        if (ratio := results.ratio(server, route, variant, base)) is not None
+    ]
+    return min(ratios) if ratios else None
+
+
+def verdicts(results: Results) -> list[Verdict]:
+    """Check every target of the issue against this run."""
+    out = []
+    ratio_targets = [
+        ("sk-redis", "flask-cookie", 0.9),
+        ("sk-redis", "fs-redis", 1.5),
+        ("sk-sqlite", "flask-cookie", 0.85),
+        ("sk-sqlite", "fs-sqlalchemy", 5.0),
+        ("sk-kv", "flask-cookie", 0.6),
+        ("sk-encrypted", "flask-cookie", 0.9),
+    ]
+    for variant, base, goal in ratio_targets:
+        worst = _worst(results, variant, base)
+        target = f"{LABELS[variant]} ≥ {goal:g}x {LABELS[base]} (req/s, every route and server)"
+        if worst is None:
+            out.append(Verdict(target, "not measured", None))
+            continue
+        out.append(Verdict(target, f"lowest {worst[0]:.2f}x ({worst[1]})", worst[0] >= goal))
+    for variant in ("sk-sqlite", "sk-redis", "sk-kv"):
+        if variant in results.writes:
+            n = results.writes[variant][0]
+            target = f"{LABELS[variant]}: 0 store writes per 1,000 read-only requests"
+            out.append(Verdict(target, f"{n}", n == 0))
+    for store, points in results.growth.items():
+        if len(points) < 2:
+            continue
+        first, last = points[0], points[-1]
+        span = f"{first.size:,} → {last.size:,}"
+        load = last.load_p50_ms / first.load_p50_ms
+        scan = last.scan_p50_ms / first.scan_p50_ms
+        label = STORE_LABELS[store]
+        out.append(Verdict(f"{label}: load p50 grows ≤ 1.3x", f"{load:.2f}x ({span})", load <= 1.3))
+        out.append(Verdict(f"{label}: page of 100 ≤ 1.3x", f"{scan:.2f}x ({span})", scan <= 1.3))
+    pairs = [("GET /<key>", "GET", 0.12), ("POST /", "SET", 0.08)]
+    for kv_name, redis_name, goal in pairs:
+        kv, rb = results.kv.get(kv_name), results.redis_bench.get(redis_name)
+        target = f"KV service {kv_name} ≥ {goal:g}x redis-benchmark {redis_name}"
+        if kv is None or rb is None:
+            out.append(Verdict(target, "not measured", None))
+            continue
+        ratio = kv.rps / rb.rps
+        out.append(Verdict(target, f"{ratio:.3f}x", ratio >= goal))
+    return out
+
+
+def verdict_table(results: Results) -> list[str]:
+    """The targets as a table."""
+    marks = {True: "met", False: "**missed**", None: "—"}
+    rows = [[v.target, v.measured, marks[v.met]] for v in verdicts(results)]
+    return _table(["target", "measured", ""], rows, "lll")
+
+
+METHOD = """\
+- Servers: Granian `--interface wsgi --workers 1` (its default thread pool) and gunicorn
+  `--workers 2 --worker-class sync`, each serving `bench/app.py` (same routes for every
+  variant), pinned to core 0 with `taskset`; wrk, redis-server, the KV service and this
+  driver run on core 1. All variants run side by side on their own ports; each wrk run
+  takes the next variant in turn (A B C ... A B C ...), medians over the rounds.
+- Load: `wrk -t1` over a pool of session cookies made by one `/incr` each, rotated per
+  request by a Lua script; p50/p99 from wrk's latency histogram (Lua `done()` hook).
+  "none" opens no session (it gets the Flask cookie pool's cookies and never reads them).
+- Configuration: every library at its defaults. Flask-Session 0.8: `SESSION_PERMANENT=True`
+  and `SESSION_REFRESH_EACH_REQUEST=True` (so every request with a cookie reads and writes
+  the store), redis-py with hiredis, Flask-SQLAlchemy on a SQLite file. SessionKeeper:
+  signed session ids, idle timeout 30 min with a touch at most once a minute, SQLite in WAL
+  with `synchronous=NORMAL`, the KV service (`sessionkeeper kv serve`, SQLite) reached over
+  pooled keep-alive connections.
+- Lost updates: 16 client threads share one cookie jar (each request sends the jar's
+  cookie; a `Set-Cookie` replaces it) and send 100 requests on one session: `/put/<k>` with
+  100 distinct keys, then 100 `/incr`, then (SessionKeeper's server stores) 100 `/incr`
+  under `@locked`; the table says how many keys, or how much of the count, survived.
+- Store writes: 1,000 `/read` on 64 fresh sessions (Granian), counted by the store:
+  temporary SQLite triggers on the session table (every row inserted, updated or deleted,
+  by any process), or Redis's own change counter (`rdb_changes_since_last_save`).
+- KV service alone: `sessionkeeper kv serve` (Granian, SQLite) and redis-server pinned to
+  core 0; wrk and `redis-benchmark -c <same connections> -d 100 -r 100000` on core 1. GET
+  and listing read 1,000 stored keys; POST overwrites them in turn.
+- Growth: sessions bulk-loaded in each store's own format (one SQL transaction; batched
+  Lua on Redis, index included), then timed in this process through the Store API:
+  `get` of random stored sessions, and `scan("session:", after=<random key>, limit=100)`,
+  each checked to return the full page. The KV service serves the same SQLite file.
+"""
+
+
+def render(results: Results) -> str:
+    """The whole Markdown report."""
+    meta = results.meta
+    lines = [f"# SessionKeeper benchmarks — {meta['date']} on {meta['host']}", ""]
+    lines += [f"- {k}: {v}" for k, v in meta.items() if k not in ("date", "host")]
+    lines += [f"- {k}: {v}" for k, v in results.settings.items()]
+    lines += [f"- wall time: {results.wall_seconds / 60:.1f} min", ""]
+    sections = [
+        ("Targets", verdict_table(results), True),
+        (
+            "Throughput: req/s (x Flask cookie / x none), medians of the rounds",
+            throughput_summary(results),
+            bool(results.throughput),
+        ),
+        ("Throughput in detail", throughput_details(results), bool(results.throughput)),
+        (
+            "Lost updates: kept of 100 concurrent requests on one session",
+            lost_table(results),
+            bool(results.lost),
+        ),
+        ("Store writes per 1,000 read-only requests", writes_table(results), bool(results.writes)),
+        (
+            "The KV service alone, next to redis-benchmark",
+            kv_table(results),
+            bool(results.kv or results.redis_bench),
+        ),
+        (
+            "Growth: session load and prefix listing as the store fills",
+            growth_table(results),
+            bool(results.growth),
+        ),
+    ]
+    for title, body, measured in sections:
+        if measured:
+            lines += [f"## {title}", "", *body, ""]
+    lines += ["## How it was measured", "", METHOD]
+    return "\n".join(lines).rstrip() + "\n"
