@@ -189,6 +189,39 @@ def test_connections_are_kept_alive_and_replaced_when_closed(
     assert handler.connections == connections
 
 
+class ChunkedHandler(BaseHTTPRequestHandler):
+    """Answer every GET with a listing sent in chunks, as a proxy in front may."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for chunk in (b'{"keys":["a",', b'"b"],"next":null}'):
+            self.wfile.write(b"%x;ext=1\r\n%s\r\n" % (len(chunk), chunk))
+        self.wfile.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_chunked_answers_are_read_and_the_connection_kept() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), ChunkedHandler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        store = HttpStore(f"http://127.0.0.1:{server.server_port}")
+        for _ in range(3):
+            assert store.scan() == (["a", "b"], None)
+        store.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 def test_threads_share_the_pool(http_store: HttpStore) -> None:
     def work(n: int) -> None:
         for i in range(20):
