@@ -206,3 +206,12 @@ def test_encrypted_large_session_is_compressed(clock: Any) -> None:
     client.get("/repetitive")
     assert len(cookie_of(client)) < 1000
     assert client.get("/read").json == {"text": "all work and no play " * 300}
+
+
+def test_configured_cookie_limit_applies_in_every_mode(clock: Any, encrypt: bool) -> None:
+    app = build_app(clock, SESSION_COOKIE_ENCRYPT=encrypt, SESSION_COOKIE_MAX_SIZE=600)
+    app.testing = True
+    client = app.test_client()
+    client.get("/big/100")
+    with pytest.raises(CookieTooLarge, match="over the 600-byte limit"):
+        client.get("/big/1000")

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, session
 from flask.sessions import SessionInterface
 
+from ._cookies import CookieDefaults
 from .admin import SessionAdmin, SessionInfo
 from .config import DEFAULTS, Settings
 from .cookie import SignedCookieSessionInterface
@@ -68,7 +69,7 @@ class SessionKeeper:
             interface = EncryptedCookieSessionInterface(clock=self.clock)
         else:
             interface = SignedCookieSessionInterface()
-        if isinstance(interface, SignedCookieSessionInterface | ServerSessionInterface):
+        if isinstance(interface, CookieDefaults):
             interface.max_cookie_size = settings.cookie_max_size
         app.session_interface = interface
         app.extensions["sessionkeeper"] = KeeperState(interface, settings, store)

@@ -174,7 +174,6 @@ class ServerSessionInterface(CookieDefaults):
         self.store = store
         self.settings = settings
         self.clock = clock
-        self.max_cookie_size = settings.cookie_max_size
         keys = [*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key]
         self.signer = IdSigner(keys)
         self.sleep: Callable[[float], None] = time.sleep
