@@ -19,8 +19,9 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
+from .admin import SessionAdmin, SessionInfo, Stats
 from .extension import KeeperState, SessionKeeper
-from .server import ServerSession, ServerSessionInterface
+from .server import ServerSession, ServerSessionInterface, locked
 from .stores import ABSENT, Record, Store, store_from_url
 from .stores.memory import MemoryStore
 
@@ -37,11 +38,15 @@ __all__ = [
     "SaveConflict",
     "ServerSession",
     "ServerSessionInterface",
+    "SessionAdmin",
     "SessionError",
+    "SessionInfo",
     "SessionKeeper",
     "SessionKeeperError",
+    "Stats",
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "locked",
     "store_from_url",
 ]
