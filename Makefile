@@ -29,17 +29,19 @@ system-deps:
 		else echo "not root: cannot install$$missing"; fi; \
 	fi
 
-# The paywall lab's React client: installed from the lockfile, built into client/dist.
+# The paywall lab's React client: installed from the lockfile, built into client/dist and
+# copied into the lab's package data (src/sessionlab/paywall/client), which the wheel ships.
 CLIENT_SOURCES := $(wildcard client/src/*) client/index.html client/vite.config.js
+PACKAGED_CLIENT := src/sessionlab/paywall/client
 
 client/node_modules/.installed: client/package-lock.json
 	cd client && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-client/dist/index.html: client/node_modules/.installed $(CLIENT_SOURCES)
+$(PACKAGED_CLIENT)/index.html: client/node_modules/.installed $(CLIENT_SOURCES)
 	cd client && npm run build --silent
 
-client: client/dist/index.html
+client: $(PACKAGED_CLIENT)/index.html
 
 client-test: client/node_modules/.installed
 	cd client && npm test --silent
@@ -83,4 +85,4 @@ bench: $(BENCH_STAMP) bench-deps
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache client/node_modules client/dist
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache client/node_modules client/dist $(PACKAGED_CLIENT) build

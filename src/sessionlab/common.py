@@ -3,7 +3,8 @@
 A lab's ``create_app`` calls :func:`create_lab_app`, which layers the config
 (the lab's defaults, an optional config file, ``FLASK_*`` environment
 variables, then the caller's mapping), keeps a random secret key in the
-instance folder, installs SessionKeeper, CSRF protection and clean error pages.
+instance folder (``./instance/<lab>`` unless told otherwise), installs
+SessionKeeper, CSRF protection and clean error pages.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ __all__ = [
     "TEMPLATES",
     "create_lab_app",
     "destroy_session",
+    "instance_root",
     "instance_secret_key",
     "regenerate_session",
 ]
 
 #: The Jinja templates of every lab, one folder per lab beside a shared ``base.html``.
 TEMPLATES: Final = str(Path(__file__).with_name("templates"))
-#: Names a folder to keep every lab's instance folder in, instead of Flask's default.
+#: Names a folder to keep every lab's instance folder in, instead of ``./instance``.
 INSTANCE_ENVVAR: Final = "SESSIONLAB_INSTANCE_PATH"
 SECRET_KEY_FILE: Final = "secret-key"  # noqa: S105 - a file name, not a secret
 
@@ -77,7 +79,8 @@ def create_lab_app(
     """Build a lab's Flask app with its sessions, CSRF protection and error pages.
 
     Its instance folder (secret key, SQLite files) is ``instance_path``, or the
-    lab's folder under ``$SESSIONLAB_INSTANCE_PATH`` or Flask's instance folder.
+    lab's folder under :func:`instance_root`: ``$SESSIONLAB_INSTANCE_PATH``, else
+    ``instance/`` in the working directory (never the installed package's folder).
 
     Config layers, later ones winning: :data:`BASE_DEFAULTS`, ``defaults``, the
     Python file named by the ``config_envvar`` environment variable (relative to
@@ -112,11 +115,20 @@ def create_lab_app(
     return app
 
 
+def instance_root() -> Path:
+    """Return the folder that holds one instance folder per lab (and the demo's).
+
+    ``$SESSIONLAB_INSTANCE_PATH`` when set, else ``instance/`` in the working
+    directory: an installed lab must not write into site-packages, nor a lab run
+    from a checkout into ``src/``.
+    """
+    return Path(os.environ.get(INSTANCE_ENVVAR) or "instance").absolute()
+
+
 def _instance_path(lab: str, given: str | os.PathLike[str] | None) -> str:
     if given is not None:
         return os.path.abspath(given)
-    root = os.environ.get(INSTANCE_ENVVAR) or Flask("sessionlab").instance_path
-    return os.path.join(os.path.abspath(root), lab)
+    return str(instance_root() / lab)
 
 
 def instance_secret_key(instance_path: str) -> str:

@@ -17,8 +17,7 @@ from typing import Any, Final
 from flask import Config, Flask, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 
-from sessionkeeper import ConfigError
-from sessionkeeper.server import locked
+from sessionkeeper import ConfigError, locked
 
 from ..common import create_lab_app, destroy_session
 

@@ -6,7 +6,6 @@ supervisor, which stops them with SIGTERM and waits for them.
 
 from __future__ import annotations
 
-import os
 import secrets
 import signal
 import socket
@@ -20,9 +19,8 @@ from types import FrameType
 from typing import Final
 
 import click
-from flask import Flask
 
-from ..common import INSTANCE_ENVVAR
+from ..common import instance_root
 from ..serve import gunicorn_command
 
 __all__ = ["free_port", "run"]
@@ -90,9 +88,12 @@ def _admin_password(instance: Path) -> str:
 def run(
     *, port: int | None = None, kv_port: int | None = None, instance_path: str | None = None
 ) -> int:
-    """Run the service and the site until Ctrl-C (or SIGTERM); return the exit code."""
-    root = os.environ.get(INSTANCE_ENVVAR) or Flask("sessionlab").instance_path
-    instance = Path(instance_path or Path(root, "demo")).absolute()
+    """Run the service and the site until Ctrl-C (or SIGTERM); return the exit code.
+
+    The data is kept in ``instance_path``, else in ``demo/`` under the labs'
+    instance root (``$SESSIONLAB_INSTANCE_PATH``, else ``./instance``).
+    """
+    instance = Path(instance_path or instance_root() / "demo").absolute()
     site_port = port or free_port(SITE_PORT)
     kv_port = kv_port or free_port(KV_PORT, {site_port})
     click.echo(f"SessionKeeper demo: http://127.0.0.1:{site_port}/")

@@ -19,9 +19,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from sessionkeeper import SessionKeeper
-from sessionkeeper.admin import SessionAdmin, SessionInfo
-from sessionkeeper.server import ServerSessionInterface
+from sessionkeeper import ServerSessionInterface, SessionAdmin, SessionInfo, SessionKeeper
 
 from ..common import TEMPLATES, instance_secret_key
 

@@ -5,7 +5,10 @@
 count. ``flask --app sessionlab.paywall db upgrade`` migrates the database
 (``SQLALCHEMY_DATABASE_URI``, by default ``paywall.db`` in the instance folder)
 and ``flask --app sessionlab.paywall seed`` fills it. ``/`` serves the built
-React client from ``PAYWALL_CLIENT_DIR`` when it exists.
+React client: the package's own ``client`` folder (built by ``make client``, and
+shipped in the wheel), or the folder ``PAYWALL_CLIENT_DIR`` names, a relative
+one taken from the instance folder. Without a built client it serves a page
+linking the API and saying how to build the client.
 """
 
 from __future__ import annotations
@@ -16,26 +19,36 @@ from pathlib import Path
 from typing import Any, Final
 
 import click
-from flask import Flask, abort, current_app, jsonify, render_template, send_from_directory, session
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    jsonify,
+    render_template_string,
+    send_from_directory,
+    session,
+)
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 from flask_migrate import Migrate, upgrade
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
-from sessionkeeper.server import locked
+from sessionkeeper import locked
 
 from ..common import create_lab_app
 from .models import Article, db
 
-__all__ = ["FREE_VIEWS", "MIGRATIONS", "PORT", "create_app", "prepare_database"]
+__all__ = ["CLIENT", "FREE_VIEWS", "MIGRATIONS", "PORT", "create_app", "prepare_database"]
 
 PORT: Final = 5555
 FREE_VIEWS: Final = 3
 MIGRATIONS: Final = str(Path(__file__).with_name("migrations"))
+#: The built React client, package data of this lab (git-ignored; ``make client`` writes it).
+CLIENT: Final = Path(__file__).with_name("client")
 DEFAULTS: Final[Mapping[str, Any]] = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:///paywall.db",
-    "PAYWALL_CLIENT_DIR": "client/dist",
+    "PAYWALL_CLIENT_DIR": None,  # the packaged CLIENT
     "SESSIONLAB_JSON_ERRORS": True,
 }
 
@@ -111,13 +124,20 @@ def clear() -> ResponseReturnValue:
 
 def client_file(filename: str = "index.html") -> ResponseReturnValue:
     """Serve the built React client, or a small page linking the API when it is not built."""
-    folder = Path(current_app.config["PAYWALL_CLIENT_DIR"] or "")
-    folder = folder if folder.is_absolute() else Path.cwd() / folder
+    setting = current_app.config["PAYWALL_CLIENT_DIR"]
+    folder = Path(current_app.instance_path, setting) if setting else CLIENT
     if (folder / "index.html").is_file():
         return send_from_directory(folder, filename)
     if filename != "index.html":
         abort(404)
-    return render_template("paywall/index.html", free_views=FREE_VIEWS)
+    return render_template_string(_NOT_BUILT, free_views=FREE_VIEWS)
+
+
+# The lab's page, and how to build the client from a checkout of the project.
+_NOT_BUILT: Final = """{% extends "paywall/index.html" %}{% block content %}{{ super() }}
+<p>To build it, run <code>make client</code> in a checkout of the project (or
+<code>npm ci &amp;&amp; npm run build</code> in its <code>client/</code> folder), then restart.</p>
+{% endblock %}"""
 
 
 def _database_error(exc: OperationalError) -> ResponseReturnValue:
