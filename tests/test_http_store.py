@@ -22,12 +22,13 @@ from hypothesis import strategies as st
 from conftest import FakeClock
 from kv_servers import serve_for
 from sessionkeeper.errors import ConfigError, Conflict, StoreError, StoreUnavailable
-from sessionkeeper.kv.client import KvClient
-from sessionkeeper.kv.codec import decode_value, encode_value, etag_to_version, version_to_etag
+from sessionkeeper.kv import create_app
 from sessionkeeper.stores import ABSENT, store_from_url
 from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.stores.memory import MemoryStore
 from sessionkeeper.stores.sqlite import SqliteStore
+from sessionkeeper.wire import SocketTransport, WSGITransport
+from sessionkeeper.wire.codec import decode_value, encode_value, etag_to_version, version_to_etag
 
 TOKEN = "s3cret-token"
 
@@ -49,12 +50,15 @@ def http_store(url: str) -> Iterator[HttpStore]:
     store.close()
 
 
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
 def raw_get(url: str, key: str) -> Any:
-    client = KvClient(url, token=TOKEN)
+    transport = SocketTransport(url)
     try:
-        return json.loads(client.request("GET", f"/{key}").body)
+        return json.loads(transport.request("GET", f"/{key}", headers=AUTH).body)
     finally:
-        client.close()
+        transport.close()
 
 
 # The JSON codec -----------------------------------------------------------------------------
@@ -101,12 +105,22 @@ def test_sessions_are_readable_in_the_service(http_store: HttpStore, url: str) -
     assert raw_get(url, "blob") == {"blob": {"$b64": "AAEgbm90IGpzb24="}}
 
 
-def test_what_the_lab_clients_wrote_reads_back(http_store: HttpStore, url: str) -> None:
-    client = KvClient(url, token=TOKEN)
-    client.request("POST", "/", b'{"counter": {"n": 1}}')
-    client.close()
-    record = http_store.get("counter")
+def test_what_the_lab_clients_wrote_reads_back(backing: MemoryStore) -> None:
+    transport = WSGITransport(create_app(backing))
+    headers = {"Content-Type": "application/json"}
+    assert transport.request("POST", "/", b'{"counter": {"n": 1}}', headers).status == 200
+    record = HttpStore("http://kv.test", transport=transport).get("counter")
     assert record is not None and record.value == b'{"n":1}'
+
+
+def test_an_injected_transport_carries_the_token(backing: MemoryStore) -> None:
+    transport = WSGITransport(create_app(backing, token=TOKEN))
+    store = HttpStore("http://kv.test", transport=transport, token=TOKEN)
+    store.set("k", b"1")
+    store.close()
+    assert HttpStore("http://kv.test", transport=transport, token=TOKEN).get("k") is not None
+    with pytest.raises(StoreError, match="refused the token"):
+        HttpStore("http://kv.test", transport=transport).get("k")
 
 
 def test_versions_and_expiry_come_from_the_service(

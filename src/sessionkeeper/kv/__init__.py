@@ -18,6 +18,7 @@ serve`` runs it under a production server.
 
 from __future__ import annotations
 
-from .app import Limits, create_app
+from .app import create_app
+from .state import Limits
 
 __all__ = ["Limits", "create_app"]

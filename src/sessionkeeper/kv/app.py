@@ -4,64 +4,38 @@ from __future__ import annotations
 
 import hmac
 import logging
-from dataclasses import dataclass
-from typing import Any, Final
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import HTTPException, PreconditionFailed, Unauthorized
 from werkzeug.routing import PathConverter
 
 from ..errors import Conflict, StoreError
 from ..stores import Store, store_from_url
-from .codec import dumps
+from ..stores.sqlite import SqliteStore
+from .state import (
+    DEFAULT_STORE_PATH,
+    EXTENSION,
+    MAX_BODY_BYTES,
+    MAX_KEY_BYTES,
+    MAX_VALUE_BYTES,
+    PUBLIC_ENDPOINTS,
+    KvState,
+    Limits,
+    json_response,
+    state,
+)
+from .views import bp
 
-__all__ = ["DEFAULT_STORE_PATH", "KvState", "Limits", "create_app", "json_response", "state"]
+__all__ = ["create_app"]
 
 logger = logging.getLogger("sessionkeeper.kv")
-
-#: Where the service keeps its data when no store is given (relative to the working directory).
-DEFAULT_STORE_PATH: Final = "kv.sqlite3"
-#: Endpoints reachable without the token: load balancers probe health, clients read the schema.
-PUBLIC_ENDPOINTS: Final = frozenset({"kv.healthz", "kv.openapi"})
-MAX_KEY_BYTES: Final = 1024
-MAX_VALUE_BYTES: Final = 1 << 20
-MAX_BODY_BYTES: Final = 4 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Size limits, in bytes: a key (UTF-8), a stored value (its JSON), a request body."""
-
-    max_key_bytes: int = MAX_KEY_BYTES
-    max_value_bytes: int = MAX_VALUE_BYTES
-    max_body_bytes: int = MAX_BODY_BYTES
-
-
-@dataclass(frozen=True, slots=True)
-class KvState:
-    """What the views need: the store, the token (None: no auth) and the limits."""
-
-    store: Store
-    token: str | None
-    limits: Limits
 
 
 class KeyConverter(PathConverter):
     """Match a key in the path: like ``path``, slashes included, and newlines too."""
 
     regex = r"[^/][\s\S]*?"
-
-
-def state() -> KvState:
-    """Return the current app's service state."""
-    kv: KvState = current_app.extensions["sessionkeeper.kv"]
-    return kv
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    """Answer compact JSON in the canonical form, keys in the order given (never sorted)."""
-    return Response(dumps(body), status, headers, mimetype="application/json")
 
 
 def create_app(
@@ -78,8 +52,6 @@ def create_app(
     ``Authorization: Bearer <token>``. The caller owns ``store`` and closes it.
     """
     if store is None:
-        from ..stores.sqlite import SqliteStore
-
         store = SqliteStore(DEFAULT_STORE_PATH)
     elif isinstance(store, str):
         store = store_from_url(store)
@@ -92,10 +64,7 @@ def create_app(
     app.config["MAX_FORM_MEMORY_SIZE"] = limits.max_body_bytes
     app.url_map.merge_slashes = False  # "a//b" is a key of its own, not a redirect
     app.url_map.converters["key"] = KeyConverter
-    app.extensions["sessionkeeper.kv"] = KvState(store, token or None, limits)
-
-    from .views import bp
-
+    app.extensions[EXTENSION] = KvState(store, token or None, limits)
     app.register_blueprint(bp)
     app.before_request(_authenticate)
     app.register_error_handler(HTTPException, _http_error)

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import click
 
 from ..errors import ConfigError, StoreError
-from .app import MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits
-from .client import KvClient
+from ..wire import SocketTransport, Transport
 from .server import ServeOptions, redact, run
+from .state import MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits
 
 __all__ = ["dump", "kv"]
 
@@ -71,7 +71,7 @@ def serve(
         raise click.UsageError(str(exc)) from exc
 
 
-def _pages(client: KvClient, prefix: str) -> Iterator[list[str]]:
+def _pages(client: _Client, prefix: str) -> Iterator[list[str]]:
     after: str | None = None
     while True:
         query = {"prefix": prefix, "limit": str(PAGE)}
@@ -84,20 +84,29 @@ def _pages(client: KvClient, prefix: str) -> Iterator[list[str]]:
             return
 
 
-def _answer(client: KvClient, target: str, *expected: int) -> tuple[int, dict[str, Any]]:
-    reply = client.request("GET", target)
+class _Client(NamedTuple):
+    transport: Transport
+    headers: dict[str, str]
+
+
+def _answer(client: _Client, target: str, *expected: int) -> tuple[int, dict[str, Any]]:
+    reply = client.transport.request("GET", target, headers=client.headers)
     if reply.status == 401:
         raise click.ClickException("the service refused the token (set --token or KV_TOKEN)")
     if reply.status not in expected:
-        raise click.ClickException(f"{client.url} answered {reply.status} to GET {target}")
+        raise click.ClickException(
+            f"{client.transport.url} answered {reply.status} to GET {target}"
+        )
     try:
         body: dict[str, Any] = json.loads(reply.body)
     except ValueError as exc:
-        raise click.ClickException(f"{client.url} answered something that is not JSON") from exc
+        raise click.ClickException(
+            f"{client.transport.url} answered something that is not JSON"
+        ) from exc
     return reply.status, body
 
 
-def _entries(client: KvClient, prefix: str) -> Iterator[tuple[str, Any]]:
+def _entries(client: _Client, prefix: str) -> Iterator[tuple[str, Any]]:
     for keys in _pages(client, prefix):
         for key in keys:
             target = "/?" + urlencode({"key": key}, quote_via=quote)
@@ -114,9 +123,13 @@ def _entries(client: KvClient, prefix: str) -> Iterator[tuple[str, Any]]:
 def dump(url: str, prefix: str, as_json: bool, token: str | None) -> None:
     """Print every key and value of the KV service at URL, paging through large ones."""
     try:
-        client = KvClient(url, token=token or None, timeout=10.0, pool=1)
+        transport = SocketTransport(url, timeout=10.0, pool=1)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from exc
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    client = _Client(transport, headers)
     try:
         if as_json:
             click.echo("{", nl=False)
@@ -130,4 +143,4 @@ def dump(url: str, prefix: str, as_json: bool, token: str | None) -> None:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        client.close()
+        transport.close()

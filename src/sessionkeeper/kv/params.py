@@ -11,8 +11,8 @@ from werkzeug.exceptions import BadRequest, PreconditionFailed, RequestEntityToo
 
 from ..errors import Conflict
 from ..stores import ABSENT, Absent, Record, Version
-from .app import state
-from .codec import etag_to_version, version_to_etag
+from ..wire.codec import etag_to_version, version_to_etag
+from .state import state
 
 __all__ = [
     "MAX_PAGE",

@@ -14,7 +14,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigError
-from .app import Limits, create_app
+from .app import create_app
+from .state import Limits
 
 __all__ = ["ServeOptions", "check_exposure", "is_loopback", "redact", "run"]
 

@@ -9,8 +9,7 @@ from werkzeug.exceptions import BadRequest, PreconditionFailed
 
 from ..errors import Conflict
 from ..stores import Record
-from .app import json_response, state
-from .codec import decode_value, encode_value, loads, version_to_etag
+from ..wire.codec import decode_value, encode_value, loads, version_to_etag
 from .openapi import document
 from .params import (
     MAX_PAGE,
@@ -21,6 +20,7 @@ from .params import (
     ttl_param,
     write_condition,
 )
+from .state import json_response, state
 
 __all__ = ["bp"]
 

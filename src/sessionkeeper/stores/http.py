@@ -2,8 +2,12 @@
 
 Versions are the service's ETags; ``if_version`` travels as ``If-Match`` and
 :data:`ABSENT` as ``If-None-Match: *``, so a 412 is a :class:`Conflict`. Values
-travel as JSON (see :mod:`sessionkeeper.kv.codec`), so the service's dump of a
+travel as JSON (see :mod:`sessionkeeper.wire.codec`), so the service's dump of a
 session shows it readably, and any bytes round-trip exactly.
+
+The store speaks the protocol; a :class:`~sessionkeeper.wire.Transport` carries
+it: pooled sockets by default, or any transport handed in (the service's WSGI
+app in-process, for tests).
 """
 
 from __future__ import annotations
@@ -13,32 +17,46 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..errors import Conflict, CorruptRecord, StoreError, StoreUnavailable
-from ..kv.client import KvClient, Reply
-from ..kv.codec import decode_value, dumps, encode_value, etag_to_version, version_to_etag
+from ..wire.codec import decode_value, dumps, encode_value, etag_to_version, version_to_etag
+from ..wire.pool import SocketTransport
+from ..wire.transport import DEFAULT_POOL, DEFAULT_TIMEOUT, Reply, Transport
 from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
 
 __all__ = ["HttpStore"]
 
 
 class HttpStore(Store):
-    """Keep records in a KV service at ``base_url``, over a pool of keep-alive connections.
+    """Keep records in the KV service at ``base_url``.
 
-    ``token`` is the service's bearer token; ``timeout`` bounds each request in
-    seconds; ``pool`` is how many idle connections are kept. The store owns its
-    connections: :meth:`close` it.
+    Without ``transport`` the store builds a
+    :class:`~sessionkeeper.wire.SocketTransport` to ``base_url`` (``timeout``
+    bounds each request in seconds, ``pool`` idle connections are kept), owns it
+    and closes it in :meth:`close`. A ``transport`` handed in carries every
+    request instead (``base_url``, ``timeout`` and ``pool`` then go unused); it
+    stays the caller's, who closes it after the store. ``token`` is the
+    service's bearer token, sent over either.
     """
 
     def __init__(
-        self, base_url: str, *, token: str | None = None, timeout: float = 2.0, pool: int = 16
+        self,
+        base_url: str,
+        *,
+        transport: Transport | None = None,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool: int = DEFAULT_POOL,
     ) -> None:
-        self._client = KvClient(base_url, token=token, timeout=timeout, pool=pool)
+        self._owned = transport is None
+        self._transport = transport or SocketTransport(base_url, timeout=timeout, pool=pool)
+        self.url = self._transport.url or base_url
+        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
 
     @classmethod
     def from_url(
         cls, url: str, *, token: str | None = None, timeout: float | None = None, **_: object
     ) -> HttpStore:
         """Build from ``http://host:port`` (or ``https://``, with an optional base path)."""
-        return cls(url, token=token, timeout=2.0 if timeout is None else timeout)
+        return cls(url, token=token, timeout=DEFAULT_TIMEOUT if timeout is None else timeout)
 
     def _call(
         self,
@@ -56,21 +74,24 @@ class HttpStore(Store):
         if isinstance(target, dict):
             target = "/?" + urlencode(target, quote_via=quote)
         data = None if body is None else dumps(body).encode("ascii")
-        reply = self._client.request(method, target, data, headers)
+        sent = {"Accept": "application/json", **self._auth, **(headers or {})}
+        if data is not None:
+            sent["Content-Type"] = "application/json"
+        reply = self._transport.request(method, target, data, sent)
         if reply.status == 412:
             absent = headers is not None and "If-None-Match" in headers
             raise Conflict(key or "", "key exists") if absent else Conflict(key or "")
         if reply.status == 401:
             raise StoreError(
-                f"the KV service at {self._client.url} refused the token: it is wrong or "
+                f"the KV service at {self.url} refused the token: it is wrong or "
                 "missing (set SESSION_KV_TOKEN to the service's token)"
             )
         if reply.status >= 500:
-            raise StoreUnavailable(f"KV service {self._client.url}: {_message(reply)}")
+            raise StoreUnavailable(f"KV service {self.url}: {_message(reply)}")
         if reply.status == 404 and key is not None and _is_missing(reply, key):
             return reply
         if reply.status >= 400:
-            raise StoreError(f"KV service {self._client.url} refused {method}: {_message(reply)}")
+            raise StoreError(f"KV service {self.url} refused {method}: {_message(reply)}")
         return reply
 
     def get(self, key: str) -> Record | None:
@@ -83,7 +104,7 @@ class HttpStore(Store):
             expires = reply.headers.get("kv-expires")
             return Record(value, version, None if expires is None else float(expires))
         except (KeyError, TypeError, ValueError) as exc:
-            raise CorruptRecord(f"KV service {self._client.url}: bad answer for {key!r}") from exc
+            raise CorruptRecord(f"KV service {self.url}: bad answer for {key!r}") from exc
 
     def set(
         self,
@@ -102,7 +123,7 @@ class HttpStore(Store):
         query = {} if ttl is None else {"ttl": repr(float(ttl))}
         reply = self._call("POST", query, key, {key: encode_value(bytes(value))}, headers)
         if reply.status != 200 or "etag" not in reply.headers:
-            raise StoreError(f"KV service {self._client.url}: unexpected answer {reply.status}")
+            raise StoreError(f"KV service {self.url}: unexpected answer {reply.status}")
         return etag_to_version(reply.headers["etag"])
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
@@ -125,7 +146,7 @@ class HttpStore(Store):
         body = _json(self._call("GET", query))
         keys, cursor = body.get("keys"), body.get("next")
         if not isinstance(keys, list) or not (cursor is None or isinstance(cursor, str)):
-            raise StoreError(f"KV service {self._client.url}: bad listing answer")
+            raise StoreError(f"KV service {self.url}: bad listing answer")
         return keys, cursor
 
     def clear_expired(self) -> int:
@@ -133,11 +154,13 @@ class HttpStore(Store):
         reply = self._call("POST", "/clear-expired")
         cleared = _json(reply).get("cleared")
         if not isinstance(cleared, int):
-            raise StoreError(f"KV service {self._client.url}: bad clear-expired answer")
+            raise StoreError(f"KV service {self.url}: bad clear-expired answer")
         return cleared
 
     def close(self) -> None:
-        self._client.close()
+        """Close the transport if the store built it; one handed in stays open."""
+        if self._owned:
+            self._transport.close()
 
 
 def _json(reply: Reply) -> dict[str, Any]:

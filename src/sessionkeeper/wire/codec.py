@@ -1,4 +1,4 @@
-"""How the KV service shows stored bytes as JSON, and ETags as store versions.
+"""The KV protocol itself: how stored bytes travel as JSON, and ETags as store versions.
 
 A store keeps bytes. The service keeps each key's value as its compact JSON
 encoding, so what a client POSTs is what it reads back and what a dump shows.

@@ -1,0 +1,146 @@
+"""The KV protocol over pooled keep-alive sockets: :class:`SocketTransport`."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit
+
+import h11
+
+from ..errors import ConfigError, StoreError, StoreUnavailable
+from .http11 import AnswerTooLarge, Closed, Connection
+from .transport import DEFAULT_POOL, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, REPLAYABLE, Reply, Transport
+
+__all__ = ["SocketTransport"]
+
+
+class SocketTransport(Transport):
+    """Send requests to the service at ``base_url`` over pooled keep-alive connections.
+
+    Each request, its connecting, sending and whole answer, takes at most
+    ``timeout`` seconds; answers over ``max_answer`` bytes are refused. Up to
+    ``pool`` idle connections are kept; more are opened when threads need them
+    and closed after use. A connection is reused only after an answer that ended
+    cleanly with nothing left over, and closed after any failure.
+
+    A request is sent again, once, on a fresh connection, only when replaying it
+    cannot give a wrong answer: its method is in
+    :data:`~sessionkeeper.wire.transport.REPLAYABLE`, it went out on a reused
+    idle connection, and that connection was closed or reset before any byte of
+    the answer came back (the server closed it while it sat idle). Every other
+    failure raises at once. The transport owns its connections: :meth:`close` it.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        pool: int = DEFAULT_POOL,
+        max_answer: int = MAX_ANSWER_BYTES,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"a KV service URL looks like http://host:port, not {base_url!r}")
+        if timeout <= 0 or pool < 1 or max_answer < 1:
+            raise ConfigError("a KV transport needs a positive timeout, pool and answer size")
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as exc:
+            raise ConfigError(f"bad port in KV service URL {base_url!r}") from exc
+        netloc = parts.netloc.rpartition("@")[2]
+        self.url = f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+        #: Connections opened so far (a pool that works keeps this small).
+        self.opened = 0
+        self._address = (parts.hostname, port)
+        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
+        self._host = netloc.encode("latin-1")
+        self._path = parts.path.rstrip("/")
+        self._timeout, self._pool, self._cap = timeout, pool, max_answer
+        self._idle: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def request(
+        self,
+        method: str,
+        target: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        deadline = time.monotonic() + self._timeout
+        events = self._events(method, target, body, headers or {})
+        with self._translated():
+            conn, reused = self._checkout(deadline)
+            try:
+                return self._exchange(conn, events, deadline)
+            except ConnectionError:
+                if not (reused and conn.received == 0 and method in REPLAYABLE):
+                    raise
+            return self._exchange(self._connect(deadline), events, deadline)
+
+    def close(self) -> None:
+        """Close the idle connections; connections in use close when their request ends."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    def _events(
+        self, method: str, target: str, body: bytes | None, headers: dict[str, str]
+    ) -> list[h11.Event]:
+        fields = [(b"host", self._host), (b"content-length", b"%d" % len(body or b""))]
+        fields.extend(
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
+        )
+        request = h11.Request(method=method, target=self._path + target, headers=fields)
+        if body:
+            return [request, h11.Data(data=body), h11.EndOfMessage()]
+        return [request, h11.EndOfMessage()]
+
+    def _connect(self, deadline: float) -> Connection:
+        conn = Connection(self._address, deadline, self._tls, self._address[0])
+        with self._lock:
+            self.opened += 1
+        return conn
+
+    def _checkout(self, deadline: float) -> tuple[Connection, bool]:
+        while True:
+            with self._lock:
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                return self._connect(deadline), False
+            if conn.idle_and_open():
+                return conn, True
+            conn.close()
+
+    def _exchange(self, conn: Connection, events: list[h11.Event], deadline: float) -> Reply:
+        try:
+            reply, reusable = conn.exchange(events, deadline, self._cap)
+        except BaseException:
+            conn.close()
+            raise
+        if reusable:
+            with self._lock:
+                if len(self._idle) < self._pool:
+                    self._idle.append(conn)
+                    return reply
+        conn.close()
+        return reply
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Turn what the network and the framing raise into the store's errors."""
+        try:
+            yield
+        except TimeoutError as exc:
+            raise StoreUnavailable(f"KV service {self.url} timed out") from exc
+        except (Closed, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
+            raise StoreUnavailable(f"KV service {self.url}: connection lost: {exc}") from exc
+        except OSError as exc:
+            raise StoreUnavailable(f"KV service {self.url} unreachable: {exc!r}") from exc
+        except (h11.ProtocolError, AnswerTooLarge) as exc:
+            raise StoreError(f"KV service {self.url} sent a malformed answer: {exc}") from exc
