@@ -14,11 +14,16 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from sessionkeeper.cli import PLUGIN_GROUP, main
 from sessionlab.demo import free_port
+from sessionlab.demo.cli import demo as demo_command
 
 START_TIMEOUT = 60.0
 
@@ -125,3 +130,58 @@ def test_demo_serves_every_lab_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(30) == 0
     assert not _listening(demo.port) and not _listening(demo.kv_port)
+
+
+def test_demo_is_a_command_of_the_sessionkeeper_script_through_its_entry_point() -> None:
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0, listing.output
+    assert re.search(r"^\s+demo\s+Run the demo site", listing.output, re.MULTILINE)
+    usage = runner.invoke(main, ["demo", "--help"], prog_name="sessionkeeper")
+    assert usage.exit_code == 0, usage.output
+    assert "Usage: sessionkeeper demo [OPTIONS]" in usage.output
+    for option in ("--port", "--kv-port", "--instance-path"):
+        assert option in usage.output
+    assert main.get_command(click.Context(main), "demo") is demo_command
+
+
+def test_the_library_does_not_import_the_labs() -> None:
+    code = (
+        "import sys\n"
+        "from sessionkeeper.cli import main\n"
+        "try:\n"
+        "    main(['kv', '--help'], prog_name='sessionkeeper')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'sessionlab'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_broken_plugin_is_reported_and_the_rest_still_works(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = list(metadata.entry_points(group=PLUGIN_GROUP))
+    fakes = [
+        metadata.EntryPoint("broken", "no_such_module_here:command", PLUGIN_GROUP),
+        metadata.EntryPoint("odd", "os:sep", PLUGIN_GROUP),
+        metadata.EntryPoint("kv", "no_such_module_here:kv", PLUGIN_GROUP),  # ours wins
+    ]
+    monkeypatch.setattr(metadata, "entry_points", lambda group: [*real, *fakes])
+    runner = CliRunner()
+    listing = runner.invoke(main, ["--help"])
+    assert listing.exit_code == 0, listing.output
+    assert "broken  (broken: ModuleNotFoundError" in listing.output
+    assert "odd     (broken: os:sep is a str, not a command)" in listing.output
+    assert re.search(r"^\s+demo\s+Run the demo site", listing.output, re.MULTILINE)
+    for args in (["broken"], ["broken", "--help", "--port", "1"]):
+        failed = runner.invoke(main, args)
+        assert failed.exit_code == 1
+        assert (
+            "Error: the 'broken' command could not be loaded from no_such_module_here:command:"
+            in failed.output
+        )
+        assert "No module named 'no_such_module_here'" in failed.output
+    assert runner.invoke(main, ["kv", "--help"]).exit_code == 0

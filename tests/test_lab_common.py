@@ -22,8 +22,10 @@ from flask import Flask, session
 from lab_servers import close_lab
 from sessionkeeper import MemoryStore, ServerSession, SessionKeeper
 from sessionlab.common import (
+    INSTANCE_ENVVAR,
     create_lab_app,
     destroy_session,
+    instance_root,
     instance_secret_key,
     regenerate_session,
 )
@@ -73,6 +75,22 @@ def test_no_config_at_all_means_sqlite_sessions_and_a_kept_random_key(
         assert restarted.get("/get").text == "kept"  # sessions survive a restart
     finally:
         close_lab(again)
+
+
+def test_the_instance_folder_is_in_the_working_directory_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(INSTANCE_ENVVAR, raising=False)
+    config = {"SECRET_KEY": "k", "SESSION_STORE": "memory://"}
+    app = create_lab_app("some-lab", __name__, config=config)
+    assert app.instance_path == str(tmp_path / "instance" / "some-lab")
+    assert instance_root() == tmp_path / "instance"
+    monkeypatch.setenv(INSTANCE_ENVVAR, str(tmp_path / "elsewhere"))
+    app = create_lab_app("some-lab", __name__, config=config)
+    assert app.instance_path == str(tmp_path / "elsewhere" / "some-lab")
+    app = create_lab_app("some-lab", __name__, config=config, instance_path="given")
+    assert app.instance_path == str(tmp_path / "given")
 
 
 def test_processes_starting_together_share_one_key(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from flask import Flask, session
 from flask.testing import FlaskClient
 
 from lab_servers import Curl, close_lab
+from sessionlab import paywall
 from sessionlab.paywall import create_app, prepare_database
 from sessionlab.paywall.models import Article, User, db
 
@@ -149,6 +150,43 @@ def test_home_links_the_api_when_the_client_is_not_built(client: FlaskClient) ->
     page = client.get("/")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert 'href="/articles"' in page.text
+    assert "<code>make client</code>" in page.text  # and says how to build it
+
+
+def _fake_build(folder: Path, text: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "index.html").write_text(text)
+    return folder
+
+
+def _home(app: Flask) -> str:
+    answer = app.test_client().get("/")
+    try:
+        return answer.text
+    finally:
+        answer.close()  # send_file answers hold the file open until closed
+
+
+def test_the_client_is_the_packaged_one_by_default(
+    plain_app: Callable[[str], Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert paywall.DEFAULTS["PAYWALL_CLIENT_DIR"] is None
+    assert Path(paywall.__file__).with_name("client") == paywall.CLIENT  # package data
+    app = plain_app("unused.db")
+    app.config["PAYWALL_CLIENT_DIR"] = None  # the default
+    monkeypatch.setattr(paywall, "CLIENT", _fake_build(tmp_path / "packaged", "packaged"))
+    assert _home(app) == "packaged"
+
+
+def test_a_relative_client_dir_is_taken_from_the_instance_folder(
+    plain_app: Callable[[str], Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = plain_app("unused.db")
+    _fake_build(Path(app.instance_path, "my-client"), "in the instance folder")
+    _fake_build(tmp_path / "cwd" / "my-client", "in the working directory")
+    monkeypatch.chdir(tmp_path / "cwd")
+    app.config["PAYWALL_CLIENT_DIR"] = "my-client"
+    assert _home(app) == "in the instance folder"
 
 
 def test_home_serves_the_built_client(app: Flask, client: FlaskClient, tmp_path: Path) -> None:

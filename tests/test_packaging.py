@@ -13,6 +13,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Iterator
@@ -132,7 +133,7 @@ def test_the_installed_lab_serves_its_client_and_keeps_data_in_the_working_folde
         page = answer.read().decode()
     found = SCRIPT.search(page)
     assert found is not None, f"no client script in:\n{page}"
-    script_url = urllib.request.urljoin(f"{installed_lab}/", found.group(1))
+    script_url = urllib.parse.urljoin(f"{installed_lab}/", found.group(1))
     with urllib.request.urlopen(script_url, timeout=10) as answer:
         assert answer.status == 200 and "javascript" in answer.headers["Content-Type"]
     instance = tmp_path / "work" / "instance" / "paywall"
