@@ -116,7 +116,7 @@ def test_with_locking_the_second_request_sees_the_first_write(store: Store, cloc
         waiting.set()
         go.wait(5)
 
-    interface.sleep = wait_for_the_test
+    interface.locker.sleep = wait_for_the_test
     first = open_session(app, cookie)
     first["n"] = first.get("n", 0) + 1  # loads, taking the lock
     second = open_session(app, cookie)
@@ -165,11 +165,12 @@ def test_save_conflict_past_the_deadline_is_a_clear_error(store: Store, clock: A
     cookie = start_session(app)
     loser = open_session(app, cookie)
     loser["mine"] = 1
-    assert loser.key is not None
+    assert loser.id_hash is not None
+    key = interface.keys.record(loser.id_hash)
     original_get = store.get
-    first = original_get(loser.key)
+    first = original_get(key)
     assert first is not None
-    store.set(loser.key, first.value, ttl=60)  # another request wrote since we loaded
+    store.set(key, first.value, ttl=60)  # another request wrote since we loaded
 
     def get_while_others_write(key: str) -> Any:
         record = original_get(key)
@@ -177,7 +178,7 @@ def test_save_conflict_past_the_deadline_is_a_clear_error(store: Store, clock: A
             store.set(key, record.value, ttl=60)
         return record
 
-    interface.sleep = lambda _: None
+    interface.locker.sleep = lambda _: None
     store.get = get_while_others_write  # type: ignore[method-assign]
     try:
         with pytest.raises(SaveConflict, match="SESSION_SAVE_DEADLINE"):

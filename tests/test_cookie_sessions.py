@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 
 from sessionkeeper import CookieTooLarge, SessionKeeper
 from sessionkeeper.cookie import SignedCookieSessionInterface
-from sessionkeeper.encrypted import EncryptedCookieSessionInterface
+from sessionkeeper.cookie.encrypted import EncryptedCookieSessionInterface
 
 
 def build_app(clock: Any, **config: Any) -> Flask:

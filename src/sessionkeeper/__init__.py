@@ -19,9 +19,15 @@ from .errors import (
     StoreError,
     StoreUnavailable,
 )
-from .admin import SessionAdmin, SessionInfo, Stats
 from .extension import KeeperState, SessionKeeper
-from .server import ServerSession, ServerSessionInterface, locked
+from .server import (
+    ServerSession,
+    ServerSessionInterface,
+    SessionAdmin,
+    SessionInfo,
+    Stats,
+    locked,
+)
 from .stores import ABSENT, Record, Store, store_from_url
 from .stores.memory import MemoryStore
 

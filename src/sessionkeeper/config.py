@@ -63,16 +63,6 @@ class Settings:
     lock_ttl: float
     cookie_max_size: int
 
-    @property
-    def lock_prefix(self) -> str:
-        """Store keys of session locks: ``session-lock:<hash>`` for the default prefix."""
-        return self.key_prefix.rstrip(":") + "-lock:"
-
-    @property
-    def user_prefix(self) -> str:
-        """Store keys of the user index: ``session-user:<user hash>:<session hash>``."""
-        return self.key_prefix.rstrip(":") + "-user:"
-
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
         """Validate and convert the ``SESSION_*`` keys; raise ConfigError naming a bad key."""

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, current_app, has_request_context, session
-from flask.sessions import SessionInterface
 
-from ._cookies import CookieDefaults
-from .admin import SessionAdmin, SessionInfo
 from .config import DEFAULTS, Settings
-from .cookie import SignedCookieSessionInterface
+from .cookie import CookieDefaults, SignedCookieSessionInterface
 from .errors import ConfigError, SessionError, StoreError
 from .flask_cli import sessions_cli
-from .server import ServerSession, ServerSessionInterface, release_lock, unavailable_response
+from .server import ServerSession, ServerSessionInterface, SessionAdmin, SessionInfo
+from .server.interface import release_held_locks
+from .server.unavailable import unavailable_response
+from .state import KeeperState
 from .stores import Store, store_from_url
 from .stores.base import Clock
 
 __all__ = ["KeeperState", "SessionKeeper"]
-
-
-@dataclass(frozen=True, slots=True)
-class KeeperState:
-    """What SessionKeeper set up for one app: ``app.extensions["sessionkeeper"]``."""
-
-    interface: SessionInterface
-    settings: Settings
-    store: Store | None
-    """The server-side store, or None in cookie mode."""
 
 
 class SessionKeeper:
@@ -60,33 +49,36 @@ class SessionKeeper:
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         settings = Settings.from_config(app.config)
         store = self._store(app, settings)
-        interface: SessionInterface
-        if store is not None:
-            interface = ServerSessionInterface(store, settings, app, clock=self.clock)
-        elif app.config["SESSION_COOKIE_ENCRYPT"]:
-            from .encrypted import EncryptedCookieSessionInterface
-
-            interface = EncryptedCookieSessionInterface(clock=self.clock)
-        else:
-            interface = SignedCookieSessionInterface()
-        if isinstance(interface, CookieDefaults):
-            interface.max_cookie_size = settings.cookie_max_size
+        interface = self._interface(app, settings, store)
+        interface.max_cookie_size = settings.cookie_max_size
+        admin = None
+        if isinstance(interface, ServerSessionInterface):
+            admin = SessionAdmin(
+                interface.store,
+                interface.keys,
+                idle_timeout=settings.idle_timeout,
+                tagger=interface.serializer,
+            )
+            app.teardown_request(release_held_locks)
         app.session_interface = interface
-        app.extensions["sessionkeeper"] = KeeperState(interface, settings, store)
+        app.extensions["sessionkeeper"] = KeeperState(interface, settings, store, admin)
         app.register_error_handler(StoreError, unavailable_response)
         app.register_error_handler(SessionError, unavailable_response)
-        if store is not None:
-            app.teardown_request(release_lock)
         app.cli.add_command(sessions_cli)
+
+    def _interface(self, app: Flask, settings: Settings, store: Store | None) -> CookieDefaults:
+        if store is not None:
+            return ServerSessionInterface(store, settings, app, clock=self.clock)
+        if app.config["SESSION_COOKIE_ENCRYPT"]:
+            # cryptography is optional: import it only when encryption is asked for
+            from .cookie.encrypted import EncryptedCookieSessionInterface
+
+            return EncryptedCookieSessionInterface(clock=self.clock)
+        return SignedCookieSessionInterface()
 
     def admin(self, app: Flask | None = None) -> SessionAdmin:
         """Operations on the stored sessions of ``app`` (default: the current app)."""
-        interface = self.state(app or current_app).interface
-        if not isinstance(interface, ServerSessionInterface):
-            raise ConfigError(
-                "sessions in cookies are not stored: set SESSION_STORE to a store URL"
-            )
-        return SessionAdmin(interface)
+        return self.state(app or current_app).require_admin()
 
     def sessions_of(self, user_id: str | int) -> list[SessionInfo]:
         """The live sessions bound to ``user_id`` with ``session.bind_user``."""
@@ -120,8 +112,4 @@ class SessionKeeper:
     @staticmethod
     def state(app: Flask) -> KeeperState:
         """The :class:`KeeperState` of an app this extension was initialised on."""
-        try:
-            state: KeeperState = app.extensions["sessionkeeper"]
-        except KeyError:
-            raise RuntimeError("SessionKeeper.init_app(app) has not been called") from None
-        return state
+        return KeeperState.of(app)

@@ -9,8 +9,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .admin import SessionAdmin
-from .server import ServerSessionInterface
+from .errors import ConfigError
+from .server import SessionAdmin
+from .state import KeeperState
 
 __all__ = ["sessions_cli"]
 
@@ -18,12 +19,10 @@ sessions_cli = AppGroup("sessions", help="Inspect and revoke the sessions in the
 
 
 def _admin() -> SessionAdmin:
-    interface = current_app.session_interface
-    if not isinstance(interface, ServerSessionInterface):
-        raise click.ClickException(
-            "sessions are kept in cookies (SESSION_STORE = 'cookie'): nothing is stored to inspect"
-        )
-    return SessionAdmin(interface)
+    try:
+        return KeeperState.of(current_app).require_admin()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _time(seconds: float | None) -> str:

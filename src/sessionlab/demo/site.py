@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from sessionkeeper import ServerSessionInterface, SessionAdmin, SessionInfo, SessionKeeper
+from sessionkeeper import SessionInfo, SessionKeeper
 
 from ..common import TEMPLATES, instance_secret_key
 
@@ -109,10 +109,9 @@ def _timestamp(seconds: float) -> str:
 
 
 def _live_sessions(app: Flask) -> list[tuple[SessionInfo, str]]:
-    interface = SessionKeeper.state(app).interface
-    if not isinstance(interface, ServerSessionInterface):
+    admin = SessionKeeper.state(app).admin
+    if admin is None:
         return []
-    admin = SessionAdmin(interface)
     ids, _ = admin.ids(limit=SESSIONS_PER_LAB)
     found = []
     for id_hash in ids:

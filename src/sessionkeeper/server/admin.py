@@ -6,17 +6,16 @@ raw id, which only the cookie holds, is never needed.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .server import ServerSessionInterface, untag
-from .stores.base import Record
+from ..errors import CorruptRecord
+from ..stores.base import Record, Store
+from .keys import KeySpace
+from .record import Tagger, decode, untag
 
 __all__ = ["SessionAdmin", "SessionInfo", "Stats"]
-
-_HASH_LENGTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,40 +41,44 @@ class Stats:
 
 
 class SessionAdmin:
-    """Operations on the stored sessions of one app."""
+    """Operations on the sessions stored in ``store`` under the key space ``keys``.
 
-    def __init__(self, interface: ServerSessionInterface) -> None:
-        self.interface = interface
-        self.store = interface.store
-        self.settings = interface.settings
+    ``idle_timeout`` (seconds) dates the last visit from a record's expiry;
+    ``tagger`` untags the data (Flask's session serializer).
+    """
 
-    def _info(self, id_hash: str, record: Record) -> SessionInfo | None:
+    def __init__(self, store: Store, keys: KeySpace, *, idle_timeout: float, tagger: Tagger):
+        self.store = store
+        self.keys = keys
+        self.idle_timeout = idle_timeout
+        self.tagger = tagger
+
+    def _info(self, id_hash: str, found: Record) -> SessionInfo | None:
         try:
-            tree = json.loads(record.value)
-            created = float(tree["c"])
-            data = untag(self.interface.serializer, tree["d"])
-        except (ValueError, KeyError, TypeError):
+            record = decode(found.value)
+            data = untag(self.tagger, record.data)
+        except (CorruptRecord, ValueError, KeyError, TypeError):
             return None
-        user = tree.get("u")
-        last_seen = created
-        if record.expires is not None:
-            last_seen = max(created, record.expires - self.settings.idle_timeout)
+        last_seen = record.created
+        if found.expires is not None:
+            last_seen = max(record.created, found.expires - self.idle_timeout)
         return SessionInfo(
-            id_hash, user, created, last_seen, record.expires, len(record.value), data
+            id_hash, record.user, record.created, last_seen, found.expires, len(found.value), data
         )
 
     def info(self, id_hash: str) -> SessionInfo | None:
         """The stored session with this hashed id, if it is live."""
-        record = self.store.get(self.settings.key_prefix + id_hash)
-        return self._info(id_hash, record) if record is not None else None
+        found = self.store.get(self.keys.record(id_hash))
+        return self._info(id_hash, found) if found is not None else None
 
     def ids(self, *, after: str | None = None, limit: int = 100) -> tuple[list[str], str | None]:
         """A page of hashed ids in order, and the cursor of the next page."""
-        prefix = self.settings.key_prefix
-        cursor = prefix + after if after is not None else None
-        keys, next_key = self.store.scan(prefix, after=cursor, limit=limit)
-        ids = [k[len(prefix) :] for k in keys if len(k) - len(prefix) == _HASH_LENGTH]
-        return ids, next_key[len(prefix) :] if next_key is not None else None
+        cursor = self.keys.record(after) if after is not None else None
+        keys, next_key = self.store.scan(self.keys.record_prefix, after=cursor, limit=limit)
+        ids = [id_hash for k in keys if (id_hash := self.keys.id_hash(k)) is not None]
+        if next_key is None:
+            return ids, None
+        return ids, next_key[len(self.keys.record_prefix) :]
 
     def all_ids(self) -> Iterator[str]:
         """Every stored hashed id, page by page."""
@@ -88,23 +91,21 @@ class SessionAdmin:
 
     def revoke(self, id_hash: str) -> bool:
         """Delete a session (and its user-index entry); its cookie stops working."""
-        key = self.settings.key_prefix + id_hash
         info = self.info(id_hash)
         if info is not None and info.user is not None:
-            self.store.delete(self.interface.index_key(info.user, key))
-        return self.store.delete(key)
+            self.store.delete(self.keys.user_entry(info.user, id_hash))
+        return self.store.delete(self.keys.record(id_hash))
 
     def sessions_of(self, user: str | int) -> list[SessionInfo]:
         """The live sessions bound to ``user``; stale index entries are removed on the way."""
         user = str(user)
-        prefix = self.interface.user_index(user)
+        prefix = self.keys.user_index(user)
         found: list[SessionInfo] = []
         after: str | None = None
         while True:
             keys, after = self.store.scan(prefix, after=after, limit=500)
             for entry in keys:
-                id_hash = entry[len(prefix) :]
-                info = self.info(id_hash)
+                info = self.info(entry[len(prefix) :])
                 if info is None or info.user != user:
                     self.store.delete(entry)
                 else:
@@ -120,11 +121,11 @@ class SessionAdmin:
         """Count and size every stored session (reads them all: for the CLI, not for requests)."""
         count = total = largest = 0
         for id_hash in self.all_ids():
-            record = self.store.get(self.settings.key_prefix + id_hash)
-            if record is not None:
+            found = self.store.get(self.keys.record(id_hash))
+            if found is not None:
                 count += 1
-                total += len(record.value)
-                largest = max(largest, len(record.value))
+                total += len(found.value)
+                largest = max(largest, len(found.value))
         return Stats(count, total, largest)
 
     def clear_expired(self) -> int:

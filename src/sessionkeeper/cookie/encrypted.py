@@ -24,10 +24,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask
 from itsdangerous import BadPayload, BadSignature, SignatureExpired
 
-from .cookie import CookieSessionInterface
-from .stores.base import Clock
+from ..stores.base import Clock
+from . import SignedCookieSessionInterface
+from .base import CheckedSerializer
 
-__all__ = ["EncryptedCookieSessionInterface"]
+__all__ = ["AesGcmSerializer", "EncryptedCookieSessionInterface"]
 
 _PREFIX = "v1."
 _AAD = b"sessionkeeper encrypted session v1"
@@ -43,26 +44,17 @@ def derive_key(secret: str | bytes) -> AESGCM:
     return AESGCM(hkdf.derive(material))
 
 
-class EncryptedCookieSessionInterface(CookieSessionInterface):
-    """Keep the session in an AES-256-GCM encrypted cookie."""
+class AesGcmSerializer:
+    """Turn session data into an encrypted cookie value and back, under a list of keys.
 
-    def __init__(self, *, clock: Clock = time.time) -> None:
-        self._clock = clock
-        self._derived: dict[str | bytes, AESGCM] = {}
+    ``keys`` newest first: the first encrypts, every one decrypts.
+    """
 
-    def _keys(self, app: Flask) -> list[AESGCM]:
-        """The current key first, then the fallbacks, newest first."""
-        secrets = [app.secret_key, *reversed(app.config["SECRET_KEY_FALLBACKS"] or [])]
-        keys = []
-        for secret in secrets:
-            if secret:
-                if secret not in self._derived:
-                    self._derived[secret] = derive_key(secret)
-                keys.append(self._derived[secret])
-        return keys
+    def __init__(self, keys: list[AESGCM], tagger: Any, clock: Clock) -> None:
+        self._keys, self._tagger, self._clock = keys, tagger, clock
 
-    def encode(self, app: Flask, data: dict[str, Any]) -> str:
-        payload = self.serializer.dumps(data).encode()
+    def dumps(self, data: Any) -> str:
+        payload = self._tagger.dumps(data).encode()
         flags = 0
         if len(payload) >= _COMPRESS_FROM:
             compressed = zlib.compress(payload, 6)
@@ -70,10 +62,10 @@ class EncryptedCookieSessionInterface(CookieSessionInterface):
                 payload, flags = compressed, _COMPRESSED
         nonce = os.urandom(12)
         plaintext = _HEADER.pack(flags, int(self._clock())) + payload
-        sealed = nonce + self._keys(app)[0].encrypt(nonce, plaintext, _AAD)
+        sealed = nonce + self._keys[0].encrypt(nonce, plaintext, _AAD)
         return _PREFIX + base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
 
-    def decode(self, app: Flask, value: str, max_age: int) -> dict[str, Any]:
+    def loads(self, value: str, max_age: int | None = None) -> dict[str, Any]:
         if not value.startswith(_PREFIX):
             raise BadSignature("not an encrypted session cookie")
         body = value[len(_PREFIX) :]
@@ -82,7 +74,7 @@ class EncryptedCookieSessionInterface(CookieSessionInterface):
         except (binascii.Error, ValueError) as exc:
             raise BadSignature("cookie is not base64") from exc
         nonce, ciphertext = sealed[:12], sealed[12:]
-        for key in self._keys(app):
+        for key in self._keys:
             try:
                 plaintext = key.decrypt(nonce, ciphertext, _AAD)
                 break
@@ -91,15 +83,35 @@ class EncryptedCookieSessionInterface(CookieSessionInterface):
         else:
             raise BadSignature("cookie does not decrypt under any configured key")
         flags, issued = _HEADER.unpack_from(plaintext)
-        if self._clock() - issued > max_age:
+        if max_age is not None and self._clock() - issued > max_age:
             raise SignatureExpired("session cookie is older than PERMANENT_SESSION_LIFETIME")
         payload = plaintext[_HEADER.size :]
         try:
             if flags & _COMPRESSED:
                 payload = zlib.decompress(payload)
-            data = self.serializer.loads(payload.decode())
+            data = self._tagger.loads(payload.decode())
         except (zlib.error, ValueError) as exc:
             raise BadPayload("cookie payload cannot be decoded") from exc
         if not isinstance(data, dict):
             raise BadPayload("cookie payload is not a mapping")
         return data
+
+
+class EncryptedCookieSessionInterface(SignedCookieSessionInterface):
+    """Keep the session in an AES-256-GCM encrypted cookie."""
+
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._serializers: dict[tuple[object, ...], AesGcmSerializer] = {}
+
+    def get_signing_serializer(self, app: Flask) -> CheckedSerializer | None:  # type: ignore[override]
+        """The serializer for the app's current keys (derived once per set of keys)."""
+        secrets = (app.secret_key, *reversed(app.config["SECRET_KEY_FALLBACKS"] or []))
+        serializer = self._serializers.get(secrets)
+        if serializer is None:
+            keys = [derive_key(secret) for secret in secrets if secret]
+            if not keys:
+                return None
+            serializer = AesGcmSerializer(keys, self.serializer, self._clock)
+            self._serializers = {secrets: serializer}  # keep one: the keys in use now
+        return CheckedSerializer(serializer, self, app)

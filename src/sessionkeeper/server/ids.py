@@ -10,11 +10,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import secrets
 from collections.abc import Sequence
 
-__all__ = ["IdSigner"]
+__all__ = ["IdSigner", "new_id"]
 
 _PURPOSE = b"sessionkeeper.session-id"
+
+
+def new_id() -> str:
+    """A new session id: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
 
 
 def _derive(secret: str | bytes) -> hmac.HMAC:

@@ -1,0 +1,162 @@
+"""Flask's hooks for server-side sessions: open lazily, load on first use, commit at the end.
+
+A request pays for what it uses: opening costs nothing; the store is read when
+the view first touches ``session``; it is written only when the data changed
+(nested changes included), and an unchanged session is at most ``touch``-ed
+once per ``SESSION_TOUCH_INTERVAL``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from flask import Flask, Request, Response, current_app, g, has_app_context, has_request_context
+from flask import request as current_request
+from flask.sessions import SessionMixin, session_json_serializer
+
+from ..config import Settings
+from ..cookie import CookieDefaults, client_address, security_log
+from ..errors import ConfigError, CorruptRecord, SessionError, StoreError
+from ..stores.base import Store
+from .ids import IdSigner
+from .keys import KeySpace, hash_id
+from .locking import HeldLock, Locker, is_locked
+from .record import decode, untag
+from .saving import Outcome, Saver, Stored
+from .session import Loaded, ServerSession
+from .unavailable import fail_response
+
+__all__ = ["ServerSessionInterface", "release_held_locks"]
+
+log = logging.getLogger("sessionkeeper")
+_HELD: str = "_sessionkeeper_locks"
+
+
+class ServerSessionInterface(CookieDefaults):
+    """Flask session interface that keeps session data in a :class:`Store`."""
+
+    serializer = session_json_serializer
+
+    def __init__(
+        self, store: Store, settings: Settings, app: Flask, *, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.keys = KeySpace(settings.key_prefix)
+        if not app.secret_key:
+            raise ConfigError("server-side sessions sign their ids: set SECRET_KEY")
+        self.signer = IdSigner([*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key])
+        self.locker = Locker(store, self.keys, ttl=settings.lock_ttl, timeout=settings.lock_timeout)
+        self.saver = Saver(store, self.keys, self.locker, settings, clock)
+        self._locked_views: tuple[int, frozenset[str]] = (-1, frozenset())
+
+    # Flask hooks -----------------------------------------------------------------------
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        return ServerSession(self, request.cookies.get(self.get_cookie_name(app)) or None)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        if not isinstance(session, ServerSession) or not session.accessed:
+            return
+        response.vary.add("Cookie")
+        if not session.loaded:
+            return  # loading failed; the view's error response stands
+        pending = session.pending(self.serializer)
+        try:
+            outcome = self.saver.save(pending)
+        except (StoreError, SessionError) as exc:
+            fail_response(response, exc)
+            return
+        finally:
+            self._release(session.take_lock())
+        if outcome.cookie == "set":
+            assert outcome.sid is not None
+            expires = self.cookie_expires(session, pending.created)
+            self.set_session_cookie(app, response, self.signer.sign(outcome.sid), expires)
+        elif outcome.cookie == "delete":
+            self.delete_session_cookie(app, response)
+
+    def cookie_expires(self, session: SessionMixin, created: float) -> datetime | None:
+        """Keep a permanent session's cookie to the absolute timeout, others per browser run."""
+        if not session.permanent:
+            return None
+        return datetime.fromtimestamp(created + self.settings.absolute_timeout, UTC)
+
+    def commit(self, session: ServerSession) -> Outcome:
+        """Save what ``session``'s request changed (without touching any response)."""
+        return self.saver.save(session.pending(self.serializer))
+
+    # Loading ---------------------------------------------------------------------------
+
+    def load(self, cookie: str | None) -> Loaded:
+        """Read a session; a cookie or record that fails any check gives an empty one."""
+        now = self.clock()
+        sid = self.verify(cookie) if cookie else None
+        if sid is None:
+            return Loaded({}, now)
+        key = self.keys.record_of(sid)
+        lock = self._acquire(hash_id(sid)) if self._wants_lock() else None
+        try:
+            found = self.store.get(key)
+        except StoreError:
+            self._release(lock)
+            raise
+        if found is None:
+            security_log.info("unknown or expired session id from %s", client_address())
+            return Loaded({}, now, lock=lock)
+        try:
+            record = decode(found.value)
+            data = untag(self.serializer, record.data)
+            if not isinstance(data, dict):
+                raise CorruptRecord("session data is not an object")
+        except (CorruptRecord, ValueError, KeyError, TypeError) as exc:
+            security_log.warning("undecodable session record %s: %s", key, exc)
+            return Loaded({}, now, lock=lock)
+        stored = Stored(sid, key, found.version, found.value, found.expires, record)
+        if record.created + self.settings.absolute_timeout <= now:
+            security_log.info("session past its absolute timeout from %s", client_address())
+            return Loaded({}, now, lock=lock, discard=[stored])
+        return Loaded(data, record.created, stored, lock)
+
+    def verify(self, cookie: str) -> str | None:
+        """The session id inside a signed cookie value, or None if the signature is wrong."""
+        sid = self.signer.unsign(cookie)
+        if sid is None:
+            security_log.warning("rejected session cookie from %s: bad signature", client_address())
+        return sid
+
+    # Locking ---------------------------------------------------------------------------
+
+    def _wants_lock(self) -> bool:
+        if self.settings.locking:
+            return True
+        if not has_request_context():
+            return False
+        views = current_app.view_functions
+        count, endpoints = self._locked_views
+        if count != len(views):  # routes are only added before the first request
+            endpoints = frozenset(name for name, view in views.items() if is_locked(view))
+            self._locked_views = (len(views), endpoints)
+        return bool(endpoints) and current_request.endpoint in endpoints
+
+    def _acquire(self, id_hash: str) -> HeldLock:
+        lock = self.locker.acquire(id_hash)
+        if has_app_context():  # released at teardown if the save never runs
+            g.setdefault(_HELD, set()).add(lock)
+        return lock
+
+    def _release(self, lock: HeldLock | None) -> None:
+        if lock is not None and has_app_context():
+            g.get(_HELD, set()).discard(lock)
+        self.locker.release(lock)
+
+
+def release_held_locks(exc: BaseException | None = None) -> None:
+    """Release locks the request still holds (its save never ran); a teardown hook."""
+    interface = current_app.session_interface
+    if isinstance(interface, ServerSessionInterface):
+        for lock in g.pop(_HELD, set()):
+            interface.locker.release(lock)
