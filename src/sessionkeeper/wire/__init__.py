@@ -2,7 +2,7 @@
 
 :mod:`.codec` is the protocol itself (values as JSON, versions as ETags);
 :class:`Transport` is the seam a client sends requests through, with
-:class:`SocketTransport` (pooled keep-alive sockets, framed by h11) and
+:class:`SocketTransport` (pooled keep-alive sockets, a strict HTTP/1.1 reader) and
 :class:`WSGITransport` (a WSGI app called in-process, for tests).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 import time
@@ -9,13 +10,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
-import h11
-
 from ..errors import ConfigError, StoreError, StoreUnavailable
-from .http11 import AnswerTooLarge, Closed, Connection
+from .http11 import Closed, Connection, Malformed
 from .transport import DEFAULT_POOL, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, REPLAYABLE, Reply, Transport
 
 __all__ = ["SocketTransport"]
+
+#: What a request line's parts and a header may hold: no line breaks, so no header injection.
+_SAFE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class SocketTransport(Transport):
@@ -58,7 +60,7 @@ class SocketTransport(Transport):
         self.opened = 0
         self._address = (parts.hostname, port)
         self._tls = ssl.create_default_context() if parts.scheme == "https" else None
-        self._host = netloc.encode("latin-1")
+        self._host = netloc
         self._path = parts.path.rstrip("/")
         self._timeout, self._pool, self._cap = timeout, pool, max_answer
         self._idle: list[Connection] = []
@@ -72,15 +74,17 @@ class SocketTransport(Transport):
         headers: dict[str, str] | None = None,
     ) -> Reply:
         deadline = time.monotonic() + self._timeout
-        events = self._events(method, target, body, headers or {})
+        wire = self._request(method, target, body, headers or {})
         with self._translated():
             conn, reused = self._checkout(deadline)
             try:
-                return self._exchange(conn, events, deadline)
+                return self._exchange(conn, method, wire, deadline)
             except ConnectionError:
+                # Closed or reset before any byte of the answer, on a connection that sat
+                # idle: the server dropped it unasked. Only a replayable method is sent again.
                 if not (reused and conn.received == 0 and method in REPLAYABLE):
                     raise
-            return self._exchange(self._connect(deadline), events, deadline)
+            return self._exchange(self._connect(deadline), method, wire, deadline)
 
     def close(self) -> None:
         """Close the idle connections; connections in use close when their request ends."""
@@ -89,17 +93,16 @@ class SocketTransport(Transport):
         for conn in idle:
             conn.close()
 
-    def _events(
+    def _request(
         self, method: str, target: str, body: bytes | None, headers: dict[str, str]
-    ) -> list[h11.Event]:
-        fields = [(b"host", self._host), (b"content-length", b"%d" % len(body or b""))]
-        fields.extend(
-            (name.encode("latin-1"), value.encode("latin-1")) for name, value in headers.items()
-        )
-        request = h11.Request(method=method, target=self._path + target, headers=fields)
-        if body:
-            return [request, h11.Data(data=body), h11.EndOfMessage()]
-        return [request, h11.EndOfMessage()]
+    ) -> bytes:
+        lines = [f"{method} {self._path}{target} HTTP/1.1", f"Host: {self._host}"]
+        lines.append(f"Content-Length: {len(body or b'')}")
+        lines.extend(f"{name}: {value}" for name, value in headers.items())
+        if not all(_SAFE.fullmatch(line) for line in lines):
+            raise ConfigError("a request header or target holds a line break or control character")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head + body if body else head
 
     def _connect(self, deadline: float) -> Connection:
         conn = Connection(self._address, deadline, self._tls, self._address[0])
@@ -117,9 +120,9 @@ class SocketTransport(Transport):
                 return conn, True
             conn.close()
 
-    def _exchange(self, conn: Connection, events: list[h11.Event], deadline: float) -> Reply:
+    def _exchange(self, conn: Connection, method: str, wire: bytes, deadline: float) -> Reply:
         try:
-            reply, reusable = conn.exchange(events, deadline, self._cap)
+            reply, reusable = conn.exchange(method, wire, deadline, self._cap)
         except BaseException:
             conn.close()
             raise
@@ -142,5 +145,5 @@ class SocketTransport(Transport):
             raise StoreUnavailable(f"KV service {self.url}: connection lost: {exc}") from exc
         except OSError as exc:
             raise StoreUnavailable(f"KV service {self.url} unreachable: {exc!r}") from exc
-        except (h11.ProtocolError, AnswerTooLarge) as exc:
+        except Malformed as exc:
             raise StoreError(f"KV service {self.url} sent a malformed answer: {exc}") from exc
