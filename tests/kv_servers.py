@@ -96,7 +96,7 @@ def then_close(data: bytes) -> Answer:
 
 @dataclass
 class Peer:
-    """One accepted connection: the request heads it read, and whether the client closed it."""
+    """One accepted connection: the requests it read, and whether the client closed it."""
 
     requests: list[bytes] = field(default_factory=list)
     closed_by_client: threading.Event = field(default_factory=threading.Event)
@@ -104,7 +104,7 @@ class Peer:
 
 
 def read_request(sock: socket.socket) -> bytes | None:
-    """Read one request (head and Content-Length body); return its head, None at EOF."""
+    """Read one request (head and Content-Length body); return all of it, None at EOF."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = sock.recv(65536)
@@ -119,7 +119,7 @@ def read_request(sock: socket.socket) -> bytes | None:
             length = int(value)
     while len(body) < length:
         body += sock.recv(65536)
-    return head
+    return head + b"\r\n\r\n" + body
 
 
 class RawServer:

@@ -1,7 +1,8 @@
 """HttpStore beyond the contract suite (which runs it as the "http" kind): wire format,
 connections, and how failures of the service reach the caller.
 
-The KV service runs on a real socket (``kv_servers``); nothing is mocked.
+Tests of the protocol reach the KV app in-process (``WSGITransport``); tests of
+connections reach it on a real socket (``kv_servers``). Nothing is mocked.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from sessionkeeper.stores import ABSENT, store_from_url
 from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.stores.memory import MemoryStore
 from sessionkeeper.stores.sqlite import SqliteStore
-from sessionkeeper.wire import SocketTransport, WSGITransport
+from sessionkeeper.wire import WSGITransport
 from sessionkeeper.wire.codec import decode_value, encode_value, etag_to_version, version_to_etag
 
 TOKEN = "s3cret-token"
@@ -44,21 +45,21 @@ def url(request: pytest.FixtureRequest, backing: MemoryStore) -> str:
 
 
 @pytest.fixture
-def http_store(url: str) -> Iterator[HttpStore]:
-    store = HttpStore(url, token=TOKEN)
-    yield store
-    store.close()
+def kv(backing: MemoryStore) -> WSGITransport:
+    """The KV app over ``backing``, called in-process."""
+    return WSGITransport(create_app(backing, token=TOKEN))
+
+
+@pytest.fixture
+def http_store(kv: WSGITransport) -> HttpStore:
+    return HttpStore("http://kv.test", transport=kv, token=TOKEN)
 
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
-def raw_get(url: str, key: str) -> Any:
-    transport = SocketTransport(url)
-    try:
-        return json.loads(transport.request("GET", f"/{key}", headers=AUTH).body)
-    finally:
-        transport.close()
+def raw_get(kv: WSGITransport, key: str) -> Any:
+    return json.loads(kv.request("GET", f"/{key}", headers=AUTH).body)
 
 
 # The JSON codec -----------------------------------------------------------------------------
@@ -98,29 +99,18 @@ def test_every_version_survives_an_etag(version: str) -> None:
 # Wire format --------------------------------------------------------------------------------
 
 
-def test_sessions_are_readable_in_the_service(http_store: HttpStore, url: str) -> None:
+def test_sessions_are_readable_in_the_service(http_store: HttpStore, kv: WSGITransport) -> None:
     http_store.set("session:ab12", b'{"user":"alice","views":3}')
     http_store.set("blob", b"\x00\x01 not json")
-    assert raw_get(url, "session:ab12") == {"session:ab12": {"user": "alice", "views": 3}}
-    assert raw_get(url, "blob") == {"blob": {"$b64": "AAEgbm90IGpzb24="}}
+    assert raw_get(kv, "session:ab12") == {"session:ab12": {"user": "alice", "views": 3}}
+    assert raw_get(kv, "blob") == {"blob": {"$b64": "AAEgbm90IGpzb24="}}
 
 
-def test_what_the_lab_clients_wrote_reads_back(backing: MemoryStore) -> None:
-    transport = WSGITransport(create_app(backing))
-    headers = {"Content-Type": "application/json"}
-    assert transport.request("POST", "/", b'{"counter": {"n": 1}}', headers).status == 200
-    record = HttpStore("http://kv.test", transport=transport).get("counter")
+def test_what_the_lab_clients_wrote_reads_back(http_store: HttpStore, kv: WSGITransport) -> None:
+    headers = {"Content-Type": "application/json", **AUTH}
+    assert kv.request("POST", "/", b'{"counter": {"n": 1}}', headers).status == 200
+    record = http_store.get("counter")
     assert record is not None and record.value == b'{"n":1}'
-
-
-def test_an_injected_transport_carries_the_token(backing: MemoryStore) -> None:
-    transport = WSGITransport(create_app(backing, token=TOKEN))
-    store = HttpStore("http://kv.test", transport=transport, token=TOKEN)
-    store.set("k", b"1")
-    store.close()
-    assert HttpStore("http://kv.test", transport=transport, token=TOKEN).get("k") is not None
-    with pytest.raises(StoreError, match="refused the token"):
-        HttpStore("http://kv.test", transport=transport).get("k")
 
 
 def test_versions_and_expiry_come_from_the_service(
@@ -236,7 +226,9 @@ def test_chunked_answers_are_read_and_the_connection_kept() -> None:
         thread.join(5)
 
 
-def test_threads_share_the_pool(http_store: HttpStore) -> None:
+def test_threads_share_the_pool(url: str) -> None:
+    http_store = HttpStore(url, token=TOKEN)
+
     def work(n: int) -> None:
         for i in range(20):
             http_store.set(f"t{n}/{i}", b"%d" % i)
@@ -248,19 +240,19 @@ def test_threads_share_the_pool(http_store: HttpStore) -> None:
         thread.join()
     keys, cursor = http_store.scan("t", limit=1000)
     assert (len(keys), cursor) == (120, None)
+    http_store.close()
 
 
 # Failures -----------------------------------------------------------------------------------
 
 
-def test_wrong_or_missing_token_is_a_store_error(url: str) -> None:
+def test_wrong_or_missing_token_is_a_store_error(kv: WSGITransport) -> None:
     for token in (None, "wrong"):
-        store = HttpStore(url, token=token)
-        with pytest.raises(StoreError, match="token") as caught:
+        store = HttpStore("http://kv.test", transport=kv, token=token)
+        with pytest.raises(StoreError, match="refused the token") as caught:
             store.get("k")
         assert not isinstance(caught.value, StoreUnavailable)
         assert TOKEN not in str(caught.value)
-        store.close()
 
 
 def test_refused_connection_is_unavailable() -> None:
@@ -284,26 +276,32 @@ def test_a_silent_service_times_out() -> None:
         store.close()
 
 
-def test_a_failing_backing_store_is_unavailable(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
+def in_process(app: Any, base_url: str = "http://kv.test") -> HttpStore:
+    return HttpStore(base_url, transport=WSGITransport(app, base_url))
+
+
+def test_a_failing_backing_store_is_unavailable(tmp_path: Path) -> None:
     backing = SqliteStore(tmp_path / "kv.db")
-    store = HttpStore(serve_for(request, backing))
+    store = in_process(create_app(backing))
     store.set("k", b"v")
     backing.close()
     with pytest.raises(StoreUnavailable, match="store failed"):
         store.get("k")
-    store.close()
 
 
-def test_values_over_the_service_limit_are_refused(request: pytest.FixtureRequest) -> None:
-    store = HttpStore(serve_for(request, MemoryStore(), max_value_bytes=16))
+def test_values_over_the_service_limit_are_refused() -> None:
+    store = in_process(create_app(MemoryStore(), max_value_bytes=16))
     with pytest.raises(StoreError, match="16-byte limit"):
         store.set("k", b"x" * 100)
-    store.close()
 
 
-def test_a_url_that_leads_elsewhere_fails_loudly(url: str) -> None:
+def test_a_url_that_leads_elsewhere_fails_loudly(backing: MemoryStore) -> None:
+    store = in_process(create_app(backing), "http://kv.test/not/the/service")
+    with pytest.raises(StoreError, match="refused GET"):
+        store.get("k")
+
+
+def test_a_url_that_leads_elsewhere_fails_loudly_over_sockets(url: str) -> None:
     store = HttpStore(url + "/not/the/service", token=TOKEN)
     with pytest.raises(StoreError, match="refused GET"):
         store.get("k")
