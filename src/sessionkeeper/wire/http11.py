@@ -11,37 +11,29 @@ answer makes the connection unusable.
 
 from __future__ import annotations
 
-import re
 import select
 import socket
 import ssl
 import time
 from typing import Final
 
+from .framing import (
+    MAX_HEAD,
+    MAX_LINE,
+    AnswerTooLarge,
+    Closed,
+    Malformed,
+    chunk_size,
+    content_length,
+    fields,
+    status_line,
+    tokens,
+)
 from .transport import Reply
 
-__all__ = ["AnswerTooLarge", "Closed", "Connection", "Malformed"]
+__all__ = ["Connection"]
 
 _READ: Final = 65536
-#: The longest status line plus headers (or chunk trailers), and one chunk-size line.
-MAX_HEAD: Final = 65536
-MAX_LINE: Final = 4096
-_STATUS = re.compile(rb"HTTP/1\.([01]) ([1-5][0-9][0-9])(?: [\t\x20-\x7e\x80-\xff]*)?")
-_FIELD = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*")
-_DIGITS = re.compile(r"[0-9]+")
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[\t\x20-\x7e\x80-\xff]*)?")
-
-
-class Closed(ConnectionError):
-    """The service closed the connection before the answer was complete."""
-
-
-class Malformed(ValueError):
-    """The answer is not well-formed HTTP/1.1."""
-
-
-class AnswerTooLarge(Malformed):
-    """The answer is over the transport's size cap."""
 
 
 def _remaining(deadline: float) -> float:
@@ -87,6 +79,8 @@ class Connection:
         An idle connection that reads as ready holds an EOF (the server closed
         it), a reset, or bytes nobody asked for: none of these may be reused.
         """
+        if isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+            return False  # decrypted bytes nobody asked for, which poll cannot see
         return not self._poll.poll(0)
 
     def close(self) -> None:
@@ -110,7 +104,7 @@ class Connection:
                 raise Malformed("101 Switching Protocols, which nobody asked for")
             version, status, headers = self._head()
         coding, length = headers.get("transfer-encoding"), headers.get("content-length")
-        keep = version == b"1" and "close" not in _tokens(headers.get("connection", ""))
+        keep = version == b"1" and "close" not in tokens(headers.get("connection", ""))
         if method == "HEAD" or status in (204, 304):
             body = b""
         elif coding is not None:
@@ -118,7 +112,7 @@ class Connection:
                 raise Malformed(f"Transfer-Encoding {coding!r} (with Content-Length {length})")
             body = self._chunked(cap)
         elif length is not None:
-            body = self._take(_content_length(length, cap))
+            body = self._take(content_length(length, cap))
         else:
             body, keep = self._until_eof(cap), False
         return Reply(status, headers, body), keep and not self._buf
@@ -153,20 +147,14 @@ class Connection:
         return data
 
     def _head(self) -> tuple[bytes, int, dict[str, str]]:
-        status_line, *lines = self._until(b"\r\n\r\n", MAX_HEAD).split(b"\r\n")
-        matched = _STATUS.fullmatch(status_line)
-        if matched is None:
-            raise Malformed(f"status line {status_line[:80]!r}")
-        return matched[1], int(matched[2]), _fields(lines)
+        first, *lines = self._until(b"\r\n\r\n", MAX_HEAD).split(b"\r\n")
+        version, status = status_line(first)
+        return version, status, fields(lines)
 
     def _chunked(self, cap: int) -> bytes:
         parts, total = [], 0
         while True:
-            line = self._until(b"\r\n", MAX_LINE)
-            matched = _CHUNK_SIZE.fullmatch(line)
-            if matched is None:
-                raise Malformed(f"chunk size line {line[:80]!r}")
-            size = int(matched[1], 16)
+            size = chunk_size(self._until(b"\r\n", MAX_LINE))
             if size == 0:
                 break
             total += size
@@ -177,7 +165,7 @@ class Connection:
                 raise Malformed("a chunk not followed by CRLF")
         trailers = 0
         while line := self._until(b"\r\n", MAX_LINE):  # trailers: checked, then dropped
-            _fields([line])
+            fields([line])
             trailers += len(line)
             if trailers > MAX_HEAD:
                 raise Malformed(f"trailers over {MAX_HEAD} bytes")
@@ -194,28 +182,3 @@ class Connection:
         data = bytes(self._buf)
         self._buf.clear()
         return data
-
-
-def _fields(lines: list[bytes]) -> dict[str, str]:
-    headers: dict[str, str] = {}
-    for line in lines:
-        matched = _FIELD.fullmatch(line)
-        if matched is None:
-            raise Malformed(f"header line {line[:80]!r}")
-        name, value = matched[1].decode("ascii").lower(), matched[2].decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers
-
-
-def _tokens(value: str) -> set[str]:
-    return {token.strip().lower() for token in value.split(",")}
-
-
-def _content_length(value: str, cap: int) -> int:
-    """Read a Content-Length: digits only; a repeated header must repeat the same number."""
-    values = {part.strip() for part in value.split(",")}
-    if len(values) != 1 or not _DIGITS.fullmatch(number := values.pop()):
-        raise Malformed(f"Content-Length {value[:40]!r}")
-    if len(number) > 18 or int(number) > cap:
-        raise AnswerTooLarge(f"the answer announces {number} bytes, over {cap}")
-    return int(number)

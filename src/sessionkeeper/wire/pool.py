@@ -11,7 +11,8 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, StoreError, StoreUnavailable
-from .http11 import Closed, Connection, Malformed
+from .framing import Closed, Malformed
+from .http11 import Connection
 from .transport import DEFAULT_POOL, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, REPLAYABLE, Reply, Transport
 
 __all__ = ["SocketTransport"]
