@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import logging
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -136,16 +137,20 @@ def test_with_locking_the_second_request_sees_the_first_write(store: Store, cloc
     assert client.get("/read").json["n"] == 2
 
 
-def test_lock_wait_is_bounded_and_ends_in_a_503(store: Store, clock: Any) -> None:
+def test_lock_wait_is_bounded_and_ends_in_a_503(
+    store: Store, clock: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     app = build_app(store, clock, SESSION_LOCKING=True, SESSION_LOCK_TIMEOUT=0.05)
     cookie = start_session(app)
     holder = open_session(app, cookie)
     holder.get("n")  # holds the lock and never saves
     client = app.test_client()
     client.set_cookie("session", cookie)
-    response = client.get("/incr")
+    with caplog.at_level(logging.ERROR, logger="sessionkeeper"):
+        response = client.get("/incr")
     assert response.status_code == 503
-    assert "SESSION_LOCK_TIMEOUT" in response.json["message"]
+    assert response.json["message"] == "The session could not be saved; please try again shortly."
+    assert any("SESSION_LOCK_TIMEOUT" in r.getMessage() for r in caplog.records)
     save(app, holder)
     assert client.get("/incr").text == "1"
 

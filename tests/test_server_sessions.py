@@ -274,10 +274,27 @@ def test_forged_id_never_reaches_the_store(
 
 def test_a_stale_cookie_is_deleted_when_the_session_stays_empty(client: FlaskClient) -> None:
     client.get("/set/a/1")
+    stale = cookie_of(client) or ""
     client.get("/destroy")
-    client.set_cookie("session", "garbage")
+    client.set_cookie("session", stale)  # validly signed, but its record is gone
     response = client.get("/read")
     assert "session=;" in response.headers["Set-Cookie"]
+
+
+def test_a_cookie_that_fails_verification_is_never_deleted(
+    store: CountingStore, clock: Any
+) -> None:
+    # During a rolling key rotation a worker still on the old key must not log users out.
+    new_worker = build_app(store, clock, SECRET_KEY="next-secret", SECRET_KEY_FALLBACKS=["k0"])
+    client = new_worker.test_client()
+    client.get("/set/a/1")
+    cookie = cookie_of(client) or ""
+    old_worker = build_app(store, clock, SECRET_KEY="test-secret").test_client()
+    old_worker.set_cookie("session", cookie)
+    response = old_worker.get("/read")
+    assert response.json == {}
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/read").json == {"a": "1"}
 
 
 def test_undecodable_record_gives_empty_session_and_a_warning(
@@ -421,6 +438,18 @@ def test_rotated_secret_key_still_opens_server_side_cookies(
     stranger = build_app(store, clock, SECRET_KEY="next-secret").test_client()
     stranger.set_cookie("session", cookie)
     assert stranger.get("/read").json == {}
+
+
+def test_a_key_changed_on_a_running_app_takes_effect(store: CountingStore, clock: Any) -> None:
+    app = build_app(store, clock)
+    client = app.test_client()
+    client.get("/set/user/alice")
+    cookie = cookie_of(client) or ""
+    app.secret_key = "replaced"  # as Flask's own cookie does, the current keys count
+    assert client.get("/read").json == {}
+    app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]
+    client.set_cookie("session", cookie)
+    assert client.get("/read").json == {"user": "alice"}
 
 
 @pytest.mark.parametrize("value", ["", ".", "abc", "abc.", ".sig", "é.é", "a.b.c", "x" * 4000])

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, current_app, has_request_context, session
 
 from .config import DEFAULTS, Settings
-from .cookie import CookieDefaults, SignedCookieSessionInterface
+from .cookie import CookieDefaults, SignedCookieSessionInterface, check_cookie_settings
 from .errors import ConfigError, SessionError, StoreError
 from .flask_cli import sessions_cli
 from .server import ServerSession, ServerSessionInterface, SessionAdmin, SessionInfo
@@ -48,6 +48,7 @@ class SessionKeeper:
         if app.config.get("SESSION_COOKIE_SAMESITE") is None:
             app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
         settings = Settings.from_config(app.config)
+        check_cookie_settings(app, SignedCookieSessionInterface())
         store = self._store(app, settings)
         interface = self._interface(app, settings, store)
         interface.max_cookie_size = settings.cookie_max_size

@@ -10,11 +10,18 @@ from __future__ import annotations
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 
-from .base import CheckedSerializer, CookieDefaults, client_address, security_log
+from .base import (
+    CheckedSerializer,
+    CookieDefaults,
+    check_cookie_settings,
+    client_address,
+    security_log,
+)
 
 __all__ = [
     "CookieDefaults",
     "SignedCookieSessionInterface",
+    "check_cookie_settings",
     "client_address",
     "security_log",
 ]

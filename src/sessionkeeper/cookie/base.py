@@ -11,9 +11,15 @@ from flask.sessions import SessionInterface
 from itsdangerous import BadData, BadSignature
 from werkzeug.http import dump_cookie
 
-from ..errors import CookieTooLarge
+from ..errors import ConfigError, CookieTooLarge
 
-__all__ = ["CheckedSerializer", "CookieDefaults", "client_address", "security_log"]
+__all__ = [
+    "CheckedSerializer",
+    "CookieDefaults",
+    "check_cookie_settings",
+    "client_address",
+    "security_log",
+]
 
 #: Tampered, expired, unknown or undecodable cookies are reported here (never their values).
 security_log = logging.getLogger("sessionkeeper.security")
@@ -75,6 +81,17 @@ class CookieDefaults(SessionInterface):
             partitioned=self.get_cookie_partitioned(app),
         )
         response.vary.add("Cookie")
+
+
+def check_cookie_settings(app: Flask, interface: CookieDefaults) -> None:
+    """Fail at start, not at the first response, on cookie settings Werkzeug refuses."""
+    try:
+        interface.session_cookie(app, "probe", _SOME_DATE)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"the session cookie settings are invalid: {exc}; SESSION_COOKIE_SAMESITE must be "
+            f"'Strict', 'Lax' or 'None', got {app.config.get('SESSION_COOKIE_SAMESITE')!r}"
+        ) from exc
 
 
 class Serializer(Protocol):

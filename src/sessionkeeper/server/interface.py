@@ -20,11 +20,12 @@ from ..config import Settings
 from ..cookie import CookieDefaults, client_address, security_log
 from ..errors import ConfigError, CorruptRecord, SessionError, StoreError
 from ..stores.base import Store
+from .changes import Outcome, Stored
 from .ids import IdSigner
 from .keys import KeySpace, hash_id
 from .locking import HeldLock, Locker, is_locked
 from .record import decode, untag
-from .saving import Outcome, Saver, Stored
+from .saving import Saver
 from .session import Loaded, ServerSession
 from .unavailable import fail_response
 
@@ -46,9 +47,7 @@ class ServerSessionInterface(CookieDefaults):
         self.settings = settings
         self.clock = clock
         self.keys = KeySpace(settings.key_prefix)
-        if not app.secret_key:
-            raise ConfigError("server-side sessions sign their ids: set SECRET_KEY")
-        self.signer = IdSigner([*(app.config["SECRET_KEY_FALLBACKS"] or []), app.secret_key])
+        self._signer: tuple[tuple[object, ...], IdSigner] | None = None
         self.locker = Locker(store, self.keys, ttl=settings.lock_ttl, timeout=settings.lock_timeout)
         self.saver = Saver(store, self.keys, self.locker, settings, clock)
         self._locked_views: tuple[int, frozenset[str]] = (-1, frozenset())
@@ -56,7 +55,18 @@ class ServerSessionInterface(CookieDefaults):
     # Flask hooks -----------------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        return ServerSession(self, request.cookies.get(self.get_cookie_name(app)) or None)
+        cookie = request.cookies.get(self.get_cookie_name(app)) or None
+        return ServerSession(self, cookie, self.signer_for(app))
+
+    def signer_for(self, app: Flask) -> IdSigner:
+        """The id signer for the app's current keys, as Flask reads them on every request."""
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        cached = self._signer
+        if cached is None or cached[0] != keys:
+            if not app.secret_key:
+                raise ConfigError("server-side sessions sign their ids: set SECRET_KEY")
+            cached = self._signer = (keys, IdSigner([k for k in keys if k]))
+        return cached[1]
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, ServerSession) or not session.accessed:
@@ -75,7 +85,8 @@ class ServerSessionInterface(CookieDefaults):
         if outcome.cookie == "set":
             assert outcome.sid is not None
             expires = self.cookie_expires(session, pending.created)
-            self.set_session_cookie(app, response, self.signer.sign(outcome.sid), expires)
+            value = self.signer_for(app).sign(outcome.sid)
+            self.set_session_cookie(app, response, value, expires)
         elif outcome.cookie == "delete":
             self.delete_session_cookie(app, response)
 
@@ -91,10 +102,10 @@ class ServerSessionInterface(CookieDefaults):
 
     # Loading ---------------------------------------------------------------------------
 
-    def load(self, cookie: str | None) -> Loaded:
+    def load(self, cookie: str | None, signer: IdSigner) -> Loaded:
         """Read a session; a cookie or record that fails any check gives an empty one."""
         now = self.clock()
-        sid = self.verify(cookie) if cookie else None
+        sid = self.verify(cookie, signer) if cookie else None
         if sid is None:
             return Loaded({}, now)
         key = self.keys.record_of(sid)
@@ -106,7 +117,7 @@ class ServerSessionInterface(CookieDefaults):
             raise
         if found is None:
             security_log.info("unknown or expired session id from %s", client_address())
-            return Loaded({}, now, lock=lock)
+            return Loaded({}, now, lock=lock, verified=True)
         try:
             record = decode(found.value)
             data = untag(self.serializer, record.data)
@@ -114,16 +125,16 @@ class ServerSessionInterface(CookieDefaults):
                 raise CorruptRecord("session data is not an object")
         except (CorruptRecord, ValueError, KeyError, TypeError) as exc:
             security_log.warning("undecodable session record %s: %s", key, exc)
-            return Loaded({}, now, lock=lock)
+            return Loaded({}, now, lock=lock, verified=True)
         stored = Stored(sid, key, found.version, found.value, found.expires, record)
         if record.created + self.settings.absolute_timeout <= now:
             security_log.info("session past its absolute timeout from %s", client_address())
-            return Loaded({}, now, lock=lock, discard=[stored])
-        return Loaded(data, record.created, stored, lock)
+            return Loaded({}, now, lock=lock, discard=[stored], verified=True)
+        return Loaded(data, record.created, stored, lock, verified=True)
 
-    def verify(self, cookie: str) -> str | None:
+    def verify(self, cookie: str, signer: IdSigner) -> str | None:
         """The session id inside a signed cookie value, or None if the signature is wrong."""
-        sid = self.signer.unsign(cookie)
+        sid = signer.unsign(cookie)
         if sid is None:
             security_log.warning("rejected session cookie from %s: bad signature", client_address())
         return sid

@@ -9,60 +9,21 @@ stop racing each other and every writer gets its turn.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from ..config import Settings
 from ..errors import Conflict, LockTimeout, SaveConflict
 from ..stores.base import ABSENT, Store, Version
+from .changes import PERMANENT, Outcome, Pending, Stored, apply, diff
 from .ids import new_id
 from .keys import KeySpace, hash_id
 from .locking import HeldLock, Locker
 from .record import SessionRecord, decode, dumps, encode, index_entry
 
-__all__ = ["CookieAction", "Outcome", "Pending", "Saver", "Stored"]
-
-#: What the response does with the session cookie.
-CookieAction = Literal["set", "delete"] | None
-
-
-@dataclass(frozen=True, slots=True)
-class Stored:
-    """The record a request loaded: its id, key, version, bytes and contents."""
-
-    sid: str
-    key: str
-    version: Version
-    raw: bytes
-    expires: float | None
-    record: SessionRecord
-
-    @property
-    def id_hash(self) -> str:
-        return hash_id(self.sid)
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """What a request leaves to save: its data (tagged) and where it came from."""
-
-    stored: Stored | None
-    data: dict[str, Any]
-    created: float
-    user: str | None
-    discard: tuple[Stored, ...] = ()
-    had_cookie: bool = False
-    holds_lock: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What the save did to the cookie, and the id a new cookie carries."""
-
-    cookie: CookieAction
-    sid: str | None = None
+__all__ = ["Saver"]
 
 
 class Saver:
@@ -91,7 +52,11 @@ class Saver:
         stored = pending.stored
         if stored is None:
             if not pending.data and pending.user is None:
+                if pending.moved_from is not None:
+                    self.destroy(pending.moved_from)
                 return Outcome("delete" if pending.had_cookie else None)
+            if pending.moved_from is not None:
+                return self._move(pending, pending.moved_from, now)
             return self._create(pending, now)
         base = stored.record
         record = SessionRecord(pending.created, pending.data, pending.user)
@@ -101,18 +66,15 @@ class Saver:
             not user_changed and dumps(pending.data) == dumps(base.data)
         ):
             return self._touch(stored, pending.created, now)
-        sets = {
-            k: v
-            for k, v in pending.data.items()
-            if k not in base.data or dumps(v) != dumps(base.data[k])
-        }
-        deletes = base.data.keys() - pending.data.keys()
+        sets, deletes = diff(base.data, pending.data)
         outcome = self._patch(stored, record, sets, deletes, user_changed, pending.holds_lock)
         if user_changed:
             if base.user is not None:
                 self.store.delete(self.keys.user_entry(base.user, stored.id_hash))
             if pending.user is not None and outcome.cookie is None:
                 self._index(pending.user, stored.id_hash, pending.created, now)
+        if outcome.cookie is None and PERMANENT in sets.keys() | deletes:
+            return Outcome("set", stored.sid)  # the cookie's lifetime changed with the flag
         return outcome
 
     def destroy(self, stored: Stored) -> None:
@@ -122,15 +84,55 @@ class Saver:
             self.store.delete(self.keys.user_entry(stored.record.user, stored.id_hash))
 
     def _create(self, pending: Pending, now: float) -> Outcome:
+        outcome, _ = self._create_record(pending, now)
+        return outcome
+
+    def _create_record(self, pending: Pending, now: float) -> tuple[Outcome, Version | None]:
         ttl = self.ttl(pending.created, now)
         if ttl <= 0:
-            return Outcome("delete")
+            return Outcome("delete"), None
         sid = new_id()
         record = SessionRecord(pending.created, pending.data, pending.user)
-        self.store.set(self.keys.record_of(sid), encode(record), ttl=ttl, if_version=ABSENT)
+        version = self.store.set(
+            self.keys.record_of(sid), encode(record), ttl=ttl, if_version=ABSENT
+        )
         if pending.user is not None:
             self._index(pending.user, hash_id(sid), pending.created, now)
-        return Outcome("set", sid)
+        return Outcome("set", sid), version
+
+    def _move(self, pending: Pending, old: Stored, now: float) -> Outcome:
+        """Create the regenerated record, then delete the old one at the version loaded.
+
+        A request that wrote through the old id in between makes that delete
+        conflict: its changes are merged into the new record (this request's own
+        changes win), and the delete retried at the version it wrote.
+        """
+        outcome, version = self._create_record(pending, now)
+        if version is None or outcome.sid is None:
+            self.destroy(old)
+            return outcome
+        key = self.keys.record_of(outcome.sid)
+        sets, deletes = diff(old.record.data, pending.data)
+        old_version = old.version
+        deadline = time.monotonic() + self.settings.save_deadline
+        for attempt in itertools.count(1):
+            try:
+                self.store.delete(old.key, if_version=old_version)
+                break
+            except Conflict:
+                latest = self.store.get(old.key)
+            if latest is None:
+                break
+            if time.monotonic() >= deadline:
+                raise self._gave_up(attempt)
+            merged = apply(decode(latest.value).data, sets, deletes)
+            record = SessionRecord(pending.created, merged, pending.user)
+            ttl = max(self.ttl(pending.created, self.clock()), 1.0)
+            version = self.store.set(key, encode(record), ttl=ttl, if_version=version)
+            old_version = latest.version
+        if old.record.user is not None:
+            self.store.delete(self.keys.user_entry(old.record.user, old.id_hash))
+        return outcome
 
     def _index(self, user: str, id_hash: str, created: float, now: float) -> None:
         """List the session under its user until it could have expired at the latest."""
@@ -164,8 +166,7 @@ class Saver:
         attempt = 0
         try:
             while True:
-                merged = {k: v for k, v in base.items() if k not in deletes}
-                merged.update(sets)
+                merged = apply(base, sets, deletes)
                 ttl = self.ttl(record.created, self.clock())
                 try:
                     if ttl <= 0:

@@ -8,9 +8,10 @@ from typing import Any, Protocol
 
 from flask.sessions import SessionMixin
 
+from .changes import Pending, Stored
+from .ids import IdSigner
 from .locking import HeldLock
 from .record import Tagger
-from .saving import Pending, Stored
 
 __all__ = ["Loaded", "Loader", "ServerSession"]
 
@@ -24,7 +25,11 @@ class Loaded:
     stored: Stored | None = None
     lock: HeldLock | None = None
     discard: list[Stored] = field(default_factory=list)
-    """Records to destroy at the save (an old id after ``regenerate``, an expired record)."""
+    """Records to destroy at the save (a destroyed session, an expired record)."""
+    moved_from: Stored | None = None
+    """The record ``regenerate`` moved the data away from."""
+    verified: bool = False
+    """The request's cookie carried a valid signature (so this app may delete it)."""
 
 
 class Loader(Protocol):
@@ -32,15 +37,16 @@ class Loader(Protocol):
 
     clock: Callable[[], float]
 
-    def load(self, cookie: str | None) -> Loaded: ...
+    def load(self, cookie: str | None, signer: IdSigner) -> Loaded: ...
 
 
 class ServerSession(SessionMixin):
     """Flask's ``session`` for server-side stores; reads the store on first use."""
 
-    def __init__(self, loader: Loader, cookie: str | None) -> None:
+    def __init__(self, loader: Loader, cookie: str | None, signer: IdSigner) -> None:
         self._loader = loader
         self._cookie = cookie
+        self._signer = signer
         self._loaded: Loaded | None = None
         self._user: str | None = None
         self.accessed = False
@@ -51,7 +57,7 @@ class ServerSession(SessionMixin):
     def _state(self) -> Loaded:
         if self._loaded is None:
             self.accessed = True
-            self._loaded = loaded = self._loader.load(self._cookie)
+            self._loaded = loaded = self._loader.load(self._cookie, self._signer)
             self.new = loaded.stored is None
             self._user = None if loaded.stored is None else loaded.stored.record.user
         return self._loaded
@@ -116,14 +122,16 @@ class ServerSession(SessionMixin):
         state = self._state
         stored = state.stored
         if stored is not None:
-            state.discard.append(stored)
-            state.stored = None
+            state.moved_from, state.stored = stored, None
         self.modified = bool(state.data)
 
     def destroy(self) -> None:
         """Delete the session from the store and clear it; the old cookie stops working."""
         self.regenerate()
         state = self._state
+        if state.moved_from is not None:  # nothing to carry over: the record just goes
+            state.discard.append(state.moved_from)
+            state.moved_from = None
         state.data.clear()
         state.created = self._loader.clock()
         self._user = None
@@ -148,7 +156,8 @@ class ServerSession(SessionMixin):
             created=state.created,
             user=self._user,
             discard=tuple(state.discard),
-            had_cookie=bool(self._cookie),
+            moved_from=state.moved_from,
+            had_cookie=state.verified,
             holds_lock=state.lock is not None,
         )
 

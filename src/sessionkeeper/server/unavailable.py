@@ -1,11 +1,16 @@
-"""The one answer to a failed store or session save: a 503, as JSON or HTML to suit the client."""
+"""The one answer to a failed store or session save: a 503, as JSON or HTML to suit the client.
+
+Clients get a fixed message; what failed (which can name hosts, files and
+settings) goes to the ``sessionkeeper`` log only.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 from flask import Response, request
-from markupsafe import escape
+from werkzeug.datastructures import Headers
 
 from ..errors import SessionError
 from .record import dumps
@@ -14,30 +19,33 @@ __all__ = ["fail_response", "unavailable_response"]
 
 log = logging.getLogger("sessionkeeper")
 
+STORE_DOWN: Final = "The session store is unavailable; please try again shortly."
+NOT_SAVED: Final = "The session could not be saved; please try again shortly."
 
-def unavailable_response(exc: Exception) -> tuple[str, int, dict[str, str]]:
-    """A 503 answer for a failed store, as JSON or HTML to suit the client."""
+
+def unavailable_response(exc: Exception) -> Response:
+    """A 503 answer for a failed store or save; the detail is logged, never sent."""
     log.error("session store failed: %s", exc)
-    message = "The session store is unavailable; please try again shortly."
-    if isinstance(exc, SessionError):
-        message = f"The session could not be saved: {exc}."
-    headers = {"Retry-After": "1"}
+    message = NOT_SAVED if isinstance(exc, SessionError) else STORE_DOWN
+    headers = Headers({"Retry-After": "1", "Cache-Control": "no-store"})
     if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
-        headers["Content-Type"] = "text/html; charset=utf-8"
         body = (
             "<!doctype html><title>503 Service Unavailable</title>"
-            f"<h1>Service Unavailable</h1><p>{escape(message)}</p>"
+            f"<h1>Service Unavailable</h1><p>{message}</p>"
         )
-        return body, 503, headers
-    headers["Content-Type"] = "application/json"
+        return Response(body, 503, headers, mimetype="text/html")
     body = dumps({"error": "session_unavailable", "message": message})
-    return body, 503, headers
+    return Response(body, 503, headers, mimetype="application/json")
 
 
 def fail_response(response: Response, exc: Exception) -> None:
-    """Turn an already-built response into the 503 for a failed save."""
-    body, status, headers = unavailable_response(exc)
-    response.set_data(body)
-    response.status_code = status
-    for name, value in headers.items():
-        response.headers[name] = value
+    """Make an already-built response the 503 for a failed save: nothing of the view's stays.
+
+    Flask hands ``save_session`` the response to send, so it is emptied in
+    place: the view's status, body and headers (``Location``, its cookies) go.
+    """
+    fresh = unavailable_response(exc)
+    response.headers = fresh.headers
+    response.status_code = fresh.status_code
+    response.set_data(fresh.get_data())
+    response.vary.add("Cookie")
