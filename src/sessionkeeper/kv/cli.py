@@ -11,6 +11,7 @@ import click
 
 from ..errors import ConfigError, StoreError
 from ..wire import SocketTransport, Transport
+from ..wire.codec import request_headers
 from .server import ServeOptions, redact, run
 from .state import MAX_BODY_BYTES, MAX_KEY_BYTES, MAX_VALUE_BYTES, Limits
 
@@ -71,6 +72,11 @@ def serve(
         raise click.UsageError(str(exc)) from exc
 
 
+class _Client(NamedTuple):
+    transport: Transport
+    headers: dict[str, str]
+
+
 def _pages(client: _Client, prefix: str) -> Iterator[list[str]]:
     after: str | None = None
     while True:
@@ -82,11 +88,6 @@ def _pages(client: _Client, prefix: str) -> Iterator[list[str]]:
         after = body.get("next")
         if after is None:
             return
-
-
-class _Client(NamedTuple):
-    transport: Transport
-    headers: dict[str, str]
 
 
 def _answer(client: _Client, target: str, *expected: int) -> tuple[int, dict[str, Any]]:
@@ -126,10 +127,7 @@ def dump(url: str, prefix: str, as_json: bool, token: str | None) -> None:
         transport = SocketTransport(url, timeout=10.0, pool=1)
     except ConfigError as exc:
         raise click.BadParameter(str(exc), param_hint="URL") from exc
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    client = _Client(transport, headers)
+    client = _Client(transport, request_headers(token or None))
     try:
         if as_json:
             click.echo("{", nl=False)

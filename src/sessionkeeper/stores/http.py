@@ -17,7 +17,14 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from ..errors import Conflict, CorruptRecord, StoreError, StoreUnavailable
-from ..wire.codec import decode_value, dumps, encode_value, etag_to_version, version_to_etag
+from ..wire.codec import (
+    decode_value,
+    dumps,
+    encode_value,
+    etag_to_version,
+    request_headers,
+    version_to_etag,
+)
 from ..wire.pool import SocketTransport
 from ..wire.transport import DEFAULT_POOL, DEFAULT_TIMEOUT, Reply, Transport
 from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
@@ -49,7 +56,7 @@ class HttpStore(Store):
         self._owned = transport is None
         self._transport = transport or SocketTransport(base_url, timeout=timeout, pool=pool)
         self.url = self._transport.url or base_url
-        self._auth = {"Authorization": f"Bearer {token}"} if token else {}
+        self._headers = request_headers(token)
 
     @classmethod
     def from_url(
@@ -74,7 +81,7 @@ class HttpStore(Store):
         if isinstance(target, dict):
             target = "/?" + urlencode(target, quote_via=quote)
         data = None if body is None else dumps(body).encode("ascii")
-        sent = {"Accept": "application/json", **self._auth, **(headers or {})}
+        sent = {**self._headers, **(headers or {})}
         if data is not None:
             sent["Content-Type"] = "application/json"
         reply = self._transport.request(method, target, data, sent)

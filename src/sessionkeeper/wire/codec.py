@@ -14,7 +14,14 @@ import json
 import re
 from typing import Any, Final
 
-__all__ = ["TAG", "decode_value", "encode_value", "etag_to_version", "version_to_etag"]
+__all__ = [
+    "TAG",
+    "decode_value",
+    "encode_value",
+    "etag_to_version",
+    "request_headers",
+    "version_to_etag",
+]
 
 #: The one key of the object that carries bytes which are not canonical JSON.
 TAG: Final = "$b64"
@@ -88,3 +95,11 @@ def etag_to_version(etag: str) -> str:
         except (binascii.Error, UnicodeDecodeError):
             return tag
     return tag
+
+
+def request_headers(token: str | None) -> dict[str, str]:
+    """Return the headers every request to the service carries: JSON wanted, the bearer token."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
