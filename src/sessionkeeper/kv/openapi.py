@@ -5,50 +5,32 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .params import MAX_PAGE, MAX_TTL
+from .openapi_parts import (
+    COMPONENTS,
+    ERROR,
+    FORM,
+    JSON,
+    error,
+    json_content,
+    param,
+    ref,
+)
+from .params import MAX_PAGE
 
 __all__ = ["document"]
 
-JSON = "application/json"
-FORM = "application/x-www-form-urlencoded"
-ERROR = {"$ref": "#/components/schemas/Error"}
-
-
-def _json(description: str, schema: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
-
-
-def _error(description: str, **extra: Any) -> dict[str, Any]:
-    return _json(description, ERROR, **extra)
-
-
-def _param(name: str, where: str, description: str, **schema: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "description": description,
-        "schema": {"type": "string", **schema},
-    }
-
-
-def _ref(kind: str, name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/{kind}/{name}"}
-
-
-KEY_PATH = _param("key", "path", "The key, URL-encoded; slashes allowed.", minLength=1)
+KEY_PATH = param("key", "path", "The key, URL-encoded; slashes allowed.", minLength=1)
 KEY_QUERY = {
-    **_param("key", "query", "Any key, reserved names too.", minLength=1),
+    **param("key", "query", "Any key, reserved names too.", minLength=1),
     "required": True,
 }
 LIMIT = {"type": "integer", "minimum": 1}
-TTL_SCHEMA = {"type": "number", "exclusiveMinimum": 0, "maximum": MAX_TTL}
-CONDITIONS = [_ref("parameters", "IfMatch"), _ref("parameters", "IfNoneMatch")]
-TTL = [_ref("parameters", "ttl"), _ref("parameters", "KV-TTL")]
+CONDITIONS = [ref("parameters", "IfMatch"), ref("parameters", "IfNoneMatch")]
+TTL = [ref("parameters", "ttl"), ref("parameters", "KV-TTL")]
 COMMON = {
-    "400": _ref("responses", "BadRequest"),
-    "401": _ref("responses", "Unauthorized"),
-    "503": _ref("responses", "Unavailable"),
+    "400": ref("responses", "BadRequest"),
+    "401": ref("responses", "Unauthorized"),
+    "503": ref("responses", "Unavailable"),
 }
 ONE_KEY = {
     "type": "object",
@@ -56,13 +38,13 @@ ONE_KEY = {
     "maxProperties": 1,
     "description": '{key: value}; bytes that are not canonical JSON show as {"$b64": ...}',
 }
-RECORD_HEADERS = {"ETag": _ref("headers", "ETag"), "KV-Expires": _ref("headers", "KV-Expires")}
-FOUND = _json("The key and its value.", ONE_KEY, headers=RECORD_HEADERS)
-MISSING = _json(
+RECORD_HEADERS = {"ETag": ref("headers", "ETag"), "KV-Expires": ref("headers", "KV-Expires")}
+FOUND = json_content("The key and its value.", ONE_KEY, headers=RECORD_HEADERS)
+MISSING = json_content(
     "The key is missing: {key: null} (or no route: an error).", {"oneOf": [ONE_KEY, ERROR]}
 )
-TOO_LARGE = _error("A key, value or body over its limit.")
-PRECONDITION = _error("If-Match or If-None-Match does not hold.")
+TOO_LARGE = error("A key, value or body over its limit.")
+PRECONDITION = error("If-Match or If-None-Match does not hold.")
 NOT_MODIFIED = {"description": "If-None-Match names the current ETag."}
 TOUCHED = {"description": "The key's expiry was reset (to none without a TTL)."}
 
@@ -73,14 +55,14 @@ def _key_operations(key: dict[str, Any]) -> dict[str, Any]:
     return {
         "get": {
             "summary": "Read a key",
-            "parameters": [key, _ref("parameters", "IfNoneMatch")],
+            "parameters": [key, ref("parameters", "IfNoneMatch")],
             "responses": {"200": FOUND, "304": NOT_MODIFIED, **one_key},
         },
         "delete": {
             "summary": "Delete a key, answering its old value",
             "parameters": [key, *CONDITIONS],
             "responses": {
-                "200": _json("The key and its old value.", ONE_KEY),
+                "200": json_content("The key and its old value.", ONE_KEY),
                 "412": PRECONDITION,
                 **one_key,
             },
@@ -97,15 +79,15 @@ def _key_operations(key: dict[str, Any]) -> dict[str, Any]:
 LIST = {
     "summary": "List keys in order, or read the key given as ?key=",
     "parameters": [
-        _param("key", "query", "Read this key instead (the others are then ignored).", minLength=1),
-        _param("prefix", "query", "Only keys starting with this."),
-        _param("after", "query", "Only keys after this one (the previous page's next)."),
-        _param(
+        param("key", "query", "Read this key instead (the others are then ignored).", minLength=1),
+        param("prefix", "query", "Only keys starting with this."),
+        param("after", "query", "Only keys after this one (the previous page's next)."),
+        param(
             "limit", "query", f"Page size (at most {MAX_PAGE}); answers then have next.", **LIMIT
         ),
     ],
     "responses": {
-        "200": _json(
+        "200": json_content(
             "The keys (with next when limit or after is given), or {key: value} for ?key=.",
             {
                 "type": "object",
@@ -135,60 +117,26 @@ WRITE = {
         },
     },
     "responses": {
-        "200": _json(
-            "What was stored.", {"type": "object"}, headers={"ETag": _ref("headers", "ETag")}
+        "200": json_content(
+            "What was stored.", {"type": "object"}, headers={"ETag": ref("headers", "ETag")}
         ),
         "412": PRECONDITION,
         "413": TOO_LARGE,
         **COMMON,
     },
 }
-COMPONENTS = {
-    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-    "schemas": {
-        "Error": {
-            "type": "object",
-            "required": ["error", "message", "status"],
-            "properties": {
-                "error": {"type": "string"},
-                "message": {"type": "string"},
-                "status": {"type": "integer"},
-            },
-        }
-    },
-    "parameters": {
-        "ttl": _param("ttl", "query", "Seconds to live (fractions allowed).", **TTL_SCHEMA),
-        "KV-TTL": _param("KV-TTL", "header", "Seconds to live, instead of ?ttl=.", **TTL_SCHEMA),
-        "IfMatch": _param("If-Match", "header", "Write only at this ETag (412 otherwise)."),
-        "IfNoneMatch": _param("If-None-Match", "header", "*: write only if absent; GET: 304."),
-    },
-    "headers": {
-        "ETag": {"description": "The value's version.", "schema": {"type": "string"}},
-        "KV-Expires": {"description": "Expiry, epoch seconds.", "schema": {"type": "string"}},
-    },
-    "responses": {
-        "BadRequest": _error("Malformed JSON, a body that is not an object, a bad parameter."),
-        "Unauthorized": _error(
-            "The bearer token is missing or wrong.",
-            headers={"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
-        ),
-        "Unavailable": _error("The store failed."),
-    },
-}
-
-
 PUBLIC: dict[str, Any] = {"security": []}
 HEALTH = {
     **PUBLIC,
     "summary": "Health: 200 while the store answers",
-    "responses": {"200": _json("Healthy.", {"type": "object"}), "503": COMMON["503"]},
+    "responses": {"200": json_content("Healthy.", {"type": "object"}), "503": COMMON["503"]},
 }
-SCHEMA = {**PUBLIC, "summary": "This document", "responses": {"200": _json("OpenAPI.", {})}}
+SCHEMA = {**PUBLIC, "summary": "This document", "responses": {"200": json_content("OpenAPI.", {})}}
 CLEARED = {"type": "object", "properties": {"cleared": {"type": "integer"}}}
 CLEAR = {
     "summary": "Remove expired records now (the store's clear_expired)",
     "responses": {
-        "200": _json("How many were removed.", CLEARED),
+        "200": json_content("How many were removed.", CLEARED),
         **{code: COMMON[code] for code in ("401", "503")},
     },
 }
