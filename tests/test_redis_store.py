@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from redis_servers import (
 from sessionkeeper.errors import ConfigError, Conflict, CorruptRecord, StoreError, StoreUnavailable
 from sessionkeeper.stores import ABSENT, Store, store_from_url
 from sessionkeeper.stores.redis import RedisStore
+from sessionkeeper.stores.redis_scripts import SCRIPTS
 from sessionkeeper.stores.redis_urls import _nodes
 
 pytestmark = pytest.mark.redis
@@ -538,3 +540,23 @@ def test_hung_server_is_unavailable_within_the_timeout(redis_factory: Factory, w
         assert store.get("k").value == b"after"  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+# Scripts declare every key they touch ------------------------------------------------------
+
+_CALL = re.compile(r"redis\.call\('(\w+)',\s*([^,)]+)")
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_scripts_touch_only_the_keys_they_declare(name: str) -> None:
+    # Redis requires it of scripts; proxies and managed services that route by key enforce it.
+    calls = _CALL.findall(SCRIPTS[name])
+    assert calls, "no redis.call found: the pattern no longer matches the scripts"
+    undeclared = [(cmd, key) for cmd, key in calls if not re.fullmatch(r"KEYS\[\w+\]", key)]
+    assert undeclared == []
+
+
+def test_the_declared_keys_check_sees_an_undeclared_key() -> None:
+    script = "local m = redis.call('ZRANDMEMBER', KEYS[1], 3)\nredis.call('EXISTS', unpack(m))"
+    calls = _CALL.findall(script)
+    assert [key for _, key in calls if not re.fullmatch(r"KEYS\[\w+\]", key)] == ["unpack(m"]

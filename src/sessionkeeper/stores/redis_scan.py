@@ -17,7 +17,7 @@ __all__ = ["INDEX_BATCH", "ScanIndex", "prune_index", "scan_keyspace", "walk_ind
 
 #: Most index members one script call visits, so no call blocks the server for long.
 INDEX_BATCH: Final = 1000
-#: Runs the ``scan_index`` script over (start, end, count); see ``redis_scripts``.
+#: Reads (start, end, count) index members and prunes them: (live, last visited, visited).
 ScanIndex = Callable[[bytes, bytes, int], Any]
 
 _GLOB_SPECIAL: Final = re.compile(rb"([\\*?\[\]])")
