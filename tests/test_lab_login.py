@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from lab_servers import Curl, server_side
+from sessionlab import csrf
 from sessionlab.login import create_app
 
 
@@ -65,16 +66,30 @@ def test_empty_missing_or_overlong_name_answers_400_with_the_form(
     assert "You are not logged in" in client.get("/").text
 
 
+def test_the_form_starts_no_session(app: Flask, client: FlaskClient) -> None:
+    client.get("/login")
+    assert session_cookie(client) is None  # its CSRF nonce has a cookie of its own
+    assert client.get_cookie(csrf.cookie_name(app)) is not None
+
+
 def test_login_moves_the_session_to_a_new_id(app: Flask, client: FlaskClient) -> None:
-    client.get("/login")  # the form's CSRF token starts a session
+    client.post("/login", data={"username": "Homer"})
     before = session_cookie(client)
     assert before is not None
-    client.post("/login", data={"username": "Homer"})
+    client.post("/login", data={"username": "Marge"})
     after = session_cookie(client)
     assert after is not None and after != before
     if server_side(app):
         client.set_cookie("session", before)
         assert "You are not logged in" in client.get("/").text
+
+
+def test_login_renews_the_csrf_nonce(app: Flask, client: FlaskClient) -> None:
+    client.get("/login")
+    before = client.get_cookie(csrf.cookie_name(app))
+    client.post("/login", data={"username": "Homer"})
+    after = client.get_cookie(csrf.cookie_name(app))
+    assert before is not None and after is not None and after.value != before.value
 
 
 def test_logout_destroys_the_session(app: Flask, client: FlaskClient) -> None:

@@ -19,6 +19,7 @@ from flask import Config, Flask, current_app, jsonify, render_template, request,
 from flask.typing import ResponseReturnValue
 from jinja2.bccache import Bucket, BytecodeCache
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sessionkeeper import ServerSession, SessionKeeper
 
@@ -87,6 +88,8 @@ def create_lab_app(
     the working directory), ``FLASK_*``
     environment variables, then ``config``. ``adjust(config, explicit)`` may then
     rewrite the result; ``explicit`` names the keys set by the environment or ``config``.
+    Behind TLS-terminating proxies, ``SESSIONLAB_PROXY_FIX = n`` (the proxy count, never
+    set without one) applies Werkzeug's ``ProxyFix`` trusting n ``X-Forwarded-*`` values.
     """
     app = Flask(import_name, instance_path=_instance_path(lab, instance_path), static_folder=None)
     app.template_folder = TEMPLATES
@@ -109,6 +112,8 @@ def create_lab_app(
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
     SessionKeeper(app)
     csrf.init_app(app)
+    if (n := int(app.config.get("SESSIONLAB_PROXY_FIX") or 0)) > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(InternalServerError, _http_error)
     app.add_url_rule("/healthz", "healthz", _healthz)
@@ -177,11 +182,12 @@ def regenerate_session() -> None:
     """Give the session a new id at a privilege change (login), keeping its data.
 
     Server-side sessions move to a new id; a cookie session has no id to fix.
-    The CSRF token is renewed either way.
+    The CSRF nonce is renewed either way, so a token seen before login stops working.
     """
     if isinstance(session, ServerSession):
         session.regenerate()
     session.pop(csrf.SESSION_KEY, None)
+    csrf.renew()
 
 
 def destroy_session() -> None:

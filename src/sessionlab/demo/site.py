@@ -26,7 +26,8 @@ from ..common import TEMPLATES, instance_secret_key
 __all__ = ["LABS", "Lab", "create_site"]
 
 SESSIONS_PER_LAB: Final = 50
-#: Session keys not shown on the live sessions page: CSRF tokens are secrets.
+#: Session keys not shown on the live sessions page: the CSRF token older versions kept there.
+#: A session holding nothing else is not listed at all: it carries no real data.
 HIDDEN_KEYS: Final = frozenset({"_csrf"})
 
 
@@ -116,7 +117,7 @@ def _live_sessions(app: Flask) -> list[tuple[SessionInfo, str]]:
     found = []
     for id_hash in ids:
         info = admin.info(id_hash)
-        if info is not None:
+        if info is not None and not info.data.keys() <= HIDDEN_KEYS:
             shown = {k: "(hidden)" if k in HIDDEN_KEYS else v for k, v in info.data.items()}
             found.append((info, json.dumps(shown, default=str, ensure_ascii=False)))
     return found
