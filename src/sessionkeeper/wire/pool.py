@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import re
 import ssl
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, StoreError, StoreUnavailable
@@ -16,9 +13,6 @@ from .http11 import Connection
 from .transport import DEFAULT_POOL, DEFAULT_TIMEOUT, MAX_ANSWER_BYTES, REPLAYABLE, Reply, Transport
 
 __all__ = ["SocketTransport"]
-
-#: What a request line's parts and a header may hold: no line breaks, so no header injection.
-_SAFE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 
 
 class SocketTransport(Transport):
@@ -76,7 +70,7 @@ class SocketTransport(Transport):
     ) -> Reply:
         deadline = time.monotonic() + self._timeout
         wire = self._request(method, target, body, headers or {})
-        with self._translated():
+        try:
             conn, reused = self._checkout(deadline)
             try:
                 return self._exchange(conn, method, wire, deadline)
@@ -86,6 +80,8 @@ class SocketTransport(Transport):
                 if not (reused and conn.received == 0 and method in REPLAYABLE):
                     raise
             return self._exchange(self._connect(deadline), method, wire, deadline)
+        except (OSError, Malformed) as exc:
+            raise self._translated(exc) from exc
 
     def close(self) -> None:
         """Close the idle connections; connections in use close when their request ends."""
@@ -100,9 +96,10 @@ class SocketTransport(Transport):
         lines = [f"{method} {self._path}{target} HTTP/1.1", f"Host: {self._host}"]
         lines.append(f"Content-Length: {len(body or b'')}")
         lines.extend(f"{name}: {value}" for name, value in headers.items())
-        if not all(_SAFE.fullmatch(line) for line in lines):
-            raise ConfigError("a request header or target holds a line break or control character")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        text = "\r\n".join(lines) + "\r\n\r\n"
+        if text.count("\n") != len(lines) + 1 or text.count("\r") != len(lines) + 1:
+            raise ConfigError("a request header or target holds a line break")  # an injection
+        head = text.encode("latin-1")
         return head + body if body else head
 
     def _connect(self, deadline: float) -> Connection:
@@ -135,16 +132,14 @@ class SocketTransport(Transport):
         conn.close()
         return reply
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        """Turn what the network and the framing raise into the store's errors."""
-        try:
-            yield
-        except TimeoutError as exc:
-            raise StoreUnavailable(f"KV service {self.url} timed out") from exc
-        except (Closed, ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as exc:
-            raise StoreUnavailable(f"KV service {self.url}: connection lost: {exc}") from exc
-        except OSError as exc:
-            raise StoreUnavailable(f"KV service {self.url} unreachable: {exc!r}") from exc
-        except Malformed as exc:
-            raise StoreError(f"KV service {self.url} sent a malformed answer: {exc}") from exc
+    def _translated(self, exc: OSError | Malformed) -> StoreError:
+        """Return the store's error for what the network or the framing raised."""
+        if isinstance(exc, TimeoutError):
+            return StoreUnavailable(f"KV service {self.url} timed out")
+        if isinstance(
+            exc, Closed | ConnectionResetError | BrokenPipeError | ConnectionAbortedError
+        ):
+            return StoreUnavailable(f"KV service {self.url}: connection lost: {exc}")
+        if isinstance(exc, OSError):
+            return StoreUnavailable(f"KV service {self.url} unreachable: {exc!r}")
+        return StoreError(f"KV service {self.url} sent a malformed answer: {exc}")
