@@ -19,7 +19,8 @@ class SocketTransport(Transport):
     """Send requests to the service at ``base_url`` over pooled keep-alive connections.
 
     Each request, its connecting, sending and whole answer, takes at most
-    ``timeout`` seconds; answers over ``max_answer`` bytes are refused. Up to
+    ``timeout`` seconds; answers over ``max_answer`` bytes are refused. An
+    ``https://`` URL is verified with ``tls`` (default: the system's CAs). Up to
     ``pool`` idle connections are kept; more are opened when threads need them
     and closed after use. A connection is reused only after an answer that ended
     cleanly with nothing left over, and closed after any failure.
@@ -39,6 +40,7 @@ class SocketTransport(Transport):
         timeout: float = DEFAULT_TIMEOUT,
         pool: int = DEFAULT_POOL,
         max_answer: int = MAX_ANSWER_BYTES,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -54,7 +56,9 @@ class SocketTransport(Transport):
         #: Connections opened so far (a pool that works keeps this small).
         self.opened = 0
         self._address = (parts.hostname, port)
-        self._tls = ssl.create_default_context() if parts.scheme == "https" else None
+        if parts.scheme == "https" and tls is None:
+            tls = ssl.create_default_context()
+        self._tls = tls if parts.scheme == "https" else None
         self._host = netloc
         self._path = parts.path.rstrip("/")
         self._timeout, self._pool, self._cap = timeout, pool, max_answer
