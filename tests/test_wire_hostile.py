@@ -10,7 +10,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,9 @@ from sessionkeeper.stores import ABSENT
 from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.wire import SocketTransport
 
+#: The raw servers and transports a test started, closed after it.
+Run = list[tuple[RawServer, SocketTransport]]
+
 
 def written(key: str, version: str) -> bytes:
     """The service's answer to a one-key POST: the value and its ETag."""
@@ -27,8 +31,8 @@ def written(key: str, version: str) -> bytes:
 
 
 @pytest.fixture
-def run() -> Iterator[list[tuple[RawServer, SocketTransport]]]:
-    opened: list[tuple[RawServer, SocketTransport]] = []
+def run() -> Iterator[Run]:
+    opened: Run = []
     yield opened
     for server, transport in opened:
         transport.close()
@@ -36,10 +40,10 @@ def run() -> Iterator[list[tuple[RawServer, SocketTransport]]]:
 
 
 def start(
-    run: list[tuple[RawServer, SocketTransport]], *scripts: list[Answer], **options: float
+    run: Run, *scripts: list[Answer], timeout: float = 2.0, max_answer: int = 1 << 20
 ) -> tuple[RawServer, SocketTransport, HttpStore]:
     server = RawServer(*scripts)
-    transport = SocketTransport(server.url, **options)  # type: ignore[arg-type]
+    transport = SocketTransport(server.url, timeout=timeout, max_answer=max_answer)
     run.append((server, transport))
     return server, transport, HttpStore(server.url, transport=transport)
 
@@ -54,7 +58,7 @@ def assert_dropped(server: RawServer, index: int) -> None:
 # Interim answers ----------------------------------------------------------------------------
 
 
-def test_interim_answers_are_skipped_and_the_final_one_read(run: list) -> None:
+def test_interim_answers_are_skipped_and_the_final_one_read(run: Run) -> None:
     interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n"
     server, transport, store = start(run, [interim + written("alice", "va"), written("bob", "vb")])
     assert store.set("alice", b"1") == "va"
@@ -65,7 +69,7 @@ def test_interim_answers_are_skipped_and_the_final_one_read(run: list) -> None:
 # Bytes past the answer ----------------------------------------------------------------------
 
 
-def test_bytes_past_content_length_close_the_connection(run: list) -> None:
+def test_bytes_past_content_length_close_the_connection(run: Run) -> None:
     forged = written("bob", "forged-by-alice")
     server, transport, store = start(run, [written("alice", "va") + forged], [written("bob", "vb")])
     assert store.set("alice", b"1") == "va"
@@ -74,7 +78,7 @@ def test_bytes_past_content_length_close_the_connection(run: list) -> None:
     assert_dropped(server, 0)
 
 
-def test_bytes_arriving_after_the_answer_close_the_idle_connection(run: list) -> None:
+def test_bytes_arriving_after_the_answer_close_the_idle_connection(run: Run) -> None:
     sent = threading.Event()
 
     def late_junk(sock: socket.socket, stop: threading.Event) -> None:
@@ -95,7 +99,7 @@ def test_bytes_arriving_after_the_answer_close_the_idle_connection(run: list) ->
 CHUNKED = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
 
 
-def test_a_chunked_body_cut_short_is_unavailable(run: list) -> None:
+def test_a_chunked_body_cut_short_is_unavailable(run: Run) -> None:
     cut = then_close(CHUNKED + b"100\r\n" + b'{"keys":["a"],"n' + b"x")
     server, transport, store = start(run, [cut], [answer(b'{"keys":["b"],"next":null}')])
     with pytest.raises(StoreUnavailable, match="connection lost"):
@@ -115,7 +119,7 @@ def test_a_chunked_body_cut_short_is_unavailable(run: list) -> None:
         b"5 5\r\nhello\r\n0\r\n\r\n",  # two numbers
     ],
 )
-def test_malformed_chunks_are_refused(run: list, body: bytes) -> None:
+def test_malformed_chunks_are_refused(run: Run, body: bytes) -> None:
     server, _, store = start(run, [CHUNKED + body], [answer(b'{"keys":[],"next":null}')])
     with pytest.raises(StoreError, match="malformed") as caught:
         store.scan()
@@ -125,7 +129,7 @@ def test_malformed_chunks_are_refused(run: list, body: bytes) -> None:
 
 
 @pytest.mark.parametrize("coding", ["xchunkedx", "gzip", "chunked, gzip"])
-def test_unknown_transfer_encodings_are_refused(run: list, coding: str) -> None:
+def test_unknown_transfer_encodings_are_refused(run: Run, coding: str) -> None:
     head = answer(b"", headers={"Transfer-Encoding": coding})
     head = head.replace(b"Content-Length: 0\r\n", b"")
     server, _, store = start(run, [head + b"5\r\nhello\r\n0\r\n\r\n"], [answer(b"[]")])
@@ -134,7 +138,7 @@ def test_unknown_transfer_encodings_are_refused(run: list, coding: str) -> None:
     assert_dropped(server, 0)
 
 
-def test_an_answer_over_the_cap_is_refused_while_it_arrives(run: list) -> None:
+def test_an_answer_over_the_cap_is_refused_while_it_arrives(run: Run) -> None:
     body = b"".join(b"258\r\n" + b"x" * 600 + b"\r\n" for _ in range(3)) + b"0\r\n\r\n"
     server, _, store = start(run, [CHUNKED + body], max_answer=1000)
     with pytest.raises(StoreError, match="1000 bytes"):
@@ -146,7 +150,7 @@ def test_an_answer_over_the_cap_is_refused_while_it_arrives(run: list) -> None:
 
 
 @pytest.mark.parametrize("length", ["+1_6", "1_6", "-1", " 16 16", "0x10", "16, 17"])
-def test_malformed_content_lengths_are_refused(run: list, length: str) -> None:
+def test_malformed_content_lengths_are_refused(run: Run, length: str) -> None:
     bad = answer(b'{"keys":[],"n":1}'[:16], headers={"Content-Length": length})
     server, transport, store = start(run, [bad], [answer(b'{"keys":["ok"],"next":null}')])
     with pytest.raises(StoreError, match="malformed") as caught:
@@ -157,7 +161,7 @@ def test_malformed_content_lengths_are_refused(run: list, length: str) -> None:
     assert_dropped(server, 0)
 
 
-def test_a_huge_content_length_is_refused_before_reading(run: list) -> None:
+def test_a_huge_content_length_is_refused_before_reading(run: Run) -> None:
     huge = answer(b"x" * 100, headers={"Content-Length": str(10**15)})
     server, _, store = start(run, [huge])
     started = time.monotonic()
@@ -168,7 +172,7 @@ def test_a_huge_content_length_is_refused_before_reading(run: list) -> None:
 
 
 @pytest.mark.parametrize("status_line", [b"HTTP/1.1 abc OK", b"HTTP/9 200 OK", b"SPAM"])
-def test_a_garbled_status_line_is_refused(run: list, status_line: bytes) -> None:
+def test_a_garbled_status_line_is_refused(run: Run, status_line: bytes) -> None:
     server, _, store = start(run, [status_line + b"\r\nContent-Length: 0\r\n\r\n"])
     with pytest.raises(StoreError, match="malformed"):
         store.scan()
@@ -199,7 +203,7 @@ def trickle(head: bytes, pieces: list[bytes]) -> Answer:
     ],
     ids=["headers", "body"],
 )
-def test_one_deadline_covers_the_whole_answer(run: list, slow: Answer) -> None:
+def test_one_deadline_covers_the_whole_answer(run: Run, slow: Answer) -> None:
     _, _, store = start(run, [slow], timeout=1.0)
     started = time.monotonic()
     with pytest.raises(StoreUnavailable, match="timed out") as caught:
@@ -220,7 +224,7 @@ def test_one_deadline_covers_the_whole_answer(run: list, slow: Answer) -> None:
     ],
     ids=["connection-close", "http-1.0"],
 )
-def test_an_answer_that_ends_the_connection_is_not_reused(run: list, ending: bytes) -> None:
+def test_an_answer_that_ends_the_connection_is_not_reused(run: Run, ending: bytes) -> None:
     server, transport, store = start(run, [ending], [answer(b'{"keys":[],"next":null}')])
     assert store.scan() == ([], None)
     assert store.scan() == ([], None)
@@ -241,11 +245,11 @@ RECORD = answer(b'{"k":1}', headers={"ETag": '"v1"'})
     ids=["get", "touch"],
 )
 def test_a_replayable_request_is_resent_once_after_an_idle_reset(
-    run: list, call: object, second: bytes
+    run: Run, call: Callable[[HttpStore], Any], second: bytes
 ) -> None:
     server, transport, store = start(run, [LISTING, reset], [second])
     assert store.scan() == ([], None)
-    result = call(store)  # type: ignore[operator]
+    result = call(store)
     assert result is True or result.version == "v1"
     assert [len(peer.requests) for peer in server.peers] == [2, 1]
     assert transport.opened == 2
@@ -262,16 +266,16 @@ def test_a_replayable_request_is_resent_once_after_an_idle_reset(
     ],
     ids=["create", "compare-and-set", "set", "conditional-delete", "delete"],
 )
-def test_a_write_is_never_resent(run: list, call: object) -> None:
+def test_a_write_is_never_resent(run: Run, call: Callable[[HttpStore], Any]) -> None:
     would_conflict = answer(b'{"status":412}', "412 Precondition Failed")
     server, _, store = start(run, [LISTING, reset], [would_conflict])
     assert store.scan() == ([], None)
     with pytest.raises(StoreUnavailable, match="connection lost"):
-        call(store)  # type: ignore[operator]
+        call(store)
     assert server.accepted == 1 and len(server.peers[0].requests) == 2
 
 
-def test_a_read_is_not_resent_once_the_answer_began(run: list) -> None:
+def test_a_read_is_not_resent_once_the_answer_began(run: Run) -> None:
     server, _, store = start(run, [LISTING, then_close(b"HTTP/1.1 200 OK\r\n")], [RECORD])
     assert store.scan() == ([], None)
     with pytest.raises(StoreUnavailable, match="connection lost"):
@@ -279,7 +283,7 @@ def test_a_read_is_not_resent_once_the_answer_began(run: list) -> None:
     assert server.accepted == 1
 
 
-def test_a_fresh_connection_is_not_resent(run: list) -> None:
+def test_a_fresh_connection_is_not_resent(run: Run) -> None:
     server, transport, store = start(run, [reset], [RECORD])
     with pytest.raises(StoreUnavailable, match="connection lost"):
         store.get("k")
