@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import http.client
 import re
+import threading
+import time
+import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +17,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.security import check_password_hash, generate_password_hash
 
+import sessionlab.mailing_list.admin
+from conftest import FakeClock
 from lab_servers import Curl, close_lab
+from sessionkeeper import MemoryStore, SessionKeeper, Store
+from sessionlab import csrf
 from sessionlab.mailing_list import create_app
 from sessionlab.mailing_list.admin import LIMITER_KEY
+from sessionlab.mailing_list.limits import LoginLimiter
 from sessionlab.mailing_list.models import normalize_email
+from sessionlab.mailing_list.table import BoundedTable
 
 PASSWORD = "correct horse battery staple"
 #: A cheap hash keeps the tests fast; the app's own hashing is tested once below.
@@ -200,6 +211,179 @@ def test_admin_log_ins_are_rate_limited(app: Flask, client: FlaskClient) -> None
     assert blocked.headers["Retry-After"] == "301"
     now[0] += 301
     assert admin_login(client).status_code == 303
+
+
+LIMIT_PREFIX = "session-admin-login:"
+
+
+def browser(app: Flask) -> tuple[str, str]:
+    """A new browser that opened the admin log-in form: its cookie header and form token."""
+    client = app.test_client()
+    form_token = token(client, "/admin/")
+    nonce = client.get_cookie(csrf.cookie_name(app))
+    assert nonce is not None
+    return f"{nonce.key}={nonce.value}", form_token
+
+
+def guess_together(url: str, browsers: list[tuple[str, str]], password: str) -> list[int]:
+    """POST one log-in per browser to ``url`` at once, each on its own connection."""
+    start = threading.Barrier(len(browsers))
+    host, port = urllib.parse.urlsplit(url).netloc.split(":")
+
+    def attempt(who: tuple[str, str]) -> int:
+        cookie, form_token = who
+        body = urllib.parse.urlencode({"password": password, "csrf_token": form_token})
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        connection = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            start.wait(30)
+            connection.request("POST", "/admin/login", body, headers)
+            answer = connection.getresponse()
+            answer.read()
+            return answer.status
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(len(browsers)) as pool:
+        return list(pool.map(attempt, browsers))
+
+
+@pytest.fixture
+def password_checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record every password the admin log-in checks, each taking as long as a real hash."""
+    checked: list[str] = []
+    real = sessionlab.mailing_list.admin.check_password_hash
+
+    def counting(hashed: str, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.05)  # the cost of a real password hash, which the test's cheap one lacks
+        return real(hashed, password)
+
+    monkeypatch.setattr(sessionlab.mailing_list.admin, "check_password_hash", counting)
+    return checked
+
+
+def test_concurrent_guesses_of_one_browser_check_the_password_at_most_the_limit(
+    app: Flask, run_on_socket: Callable[[Flask], str], password_checks: list[str]
+) -> None:
+    statuses = guess_together(run_on_socket(app), [browser(app)] * 40, "guess")
+    assert 1 <= len(password_checks) <= 5
+    assert statuses.count(403) == len(password_checks)
+    assert statuses.count(429) == 40 - len(password_checks)
+
+
+def test_concurrent_guesses_of_many_browsers_stop_at_the_address_ceiling(
+    build_lab: Callable[..., Flask],
+    run_on_socket: Callable[[Flask], str],
+    password_checks: list[str],
+) -> None:
+    app = build_lab(create_app, ADMIN_PASSWORD_HASH=PASSWORD_HASH, ADMIN_LOGIN_ADDRESS_ATTEMPTS=8)
+    browsers = [browser(app) for _ in range(40)]
+    statuses = guess_together(run_on_socket(app), browsers, "guess")
+    assert 1 <= len(password_checks) <= 8
+    assert statuses.count(429) == 40 - len(password_checks)
+
+
+def test_a_browser_that_guessed_wrong_does_not_lock_out_another(app: Flask) -> None:
+    guesser, admin = app.test_client(), app.test_client()
+    for _ in range(5):
+        assert admin_login(guesser, "guess").status_code == 403
+    assert admin_login(guesser).status_code == 429  # the right password, too late
+    assert admin_login(admin).status_code == 303  # same address, another browser
+
+
+def test_fresh_browsers_from_one_address_stop_at_its_ceiling(
+    build_lab: Callable[..., Flask],
+) -> None:
+    app = build_lab(create_app, ADMIN_PASSWORD_HASH=PASSWORD_HASH, ADMIN_LOGIN_ADDRESS_ATTEMPTS=8)
+    for _ in range(8):
+        assert admin_login(app.test_client(), "guess").status_code == 403
+    assert admin_login(app.test_client()).status_code == 429
+
+
+def test_a_successful_log_in_gives_its_slots_back(app: Flask, client: FlaskClient) -> None:
+    for _ in range(8):
+        assert admin_login(client).status_code == 303
+        assert client.post("/admin/logout", data={"csrf_token": token(client)}).status_code == 303
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_two_app_instances_on_one_store_share_the_count(tmp_path: Path, kind: str) -> None:
+    shared: Store | str = (
+        MemoryStore() if kind == "memory" else f"sqlite:///{tmp_path / 'shared.db'}"
+    )
+    config = {
+        "SESSION_STORE": shared,
+        "SECRET_KEY": "one key",
+        "ADMIN_PASSWORD_HASH": PASSWORD_HASH,
+    }
+    apps = [create_app(config, instance_path=tmp_path / name) for name in ("a", "b")]
+    try:
+        clients = [app.test_client() for app in apps]
+        cookie, form_token = browser(apps[0])
+        name, _, value = cookie.partition("=")
+        for client in clients:
+            client.set_cookie(name, value)
+
+        def attempt(client: FlaskClient, password: str) -> int:
+            form = {"password": password, "csrf_token": form_token}
+            return client.post("/admin/login", data=form).status_code
+
+        assert [attempt(clients[n % 2], "guess") for n in range(5)] == [403] * 5
+        assert attempt(clients[0], PASSWORD) == 429
+        assert attempt(clients[1], PASSWORD) == 429
+    finally:
+        for app in apps:
+            close_lab(app)
+
+
+@pytest.fixture
+def lab_on(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[Any], Flask]:
+    """Build the lab on the given ``SESSION_STORE``."""
+
+    def build(store: Any) -> Flask:
+        config = {"SESSION_STORE": store, "ADMIN_PASSWORD_HASH": PASSWORD_HASH}
+        app = create_app(config, instance_path=tmp_path / "instance")
+        request.addfinalizer(lambda: close_lab(app))
+        return app
+
+    return build
+
+
+def test_counters_expire_with_their_window_in_the_store(
+    lab_on: Callable[[Any], Flask], clock: FakeClock
+) -> None:
+    store = MemoryStore(clock=clock)
+    app = lab_on(store)
+    app.extensions[LIMITER_KEY].clock = clock
+    for _ in range(3):
+        assert admin_login(app.test_client(), "guess").status_code == 403
+    keys, _ = store.scan(LIMIT_PREFIX)
+    assert len(keys) == 4  # one per browser, one for the address
+    admin = SessionKeeper.state(app).admin
+    assert admin is not None and admin.ids() == ([], None)  # not listed as sessions
+    clock.advance(300)
+    assert store.scan(LIMIT_PREFIX) == ([], None)
+
+
+def test_in_cookie_mode_the_counters_are_a_bounded_table(
+    lab_on: Callable[[Any], Flask], clock: FakeClock
+) -> None:
+    assert isinstance(lab_on("cookie").extensions[LIMITER_KEY].store, BoundedTable)
+    limiter = LoginLimiter(
+        None,
+        prefix=LIMIT_PREFIX,
+        attempts=5,
+        address_attempts=25,
+        window=300,
+        clock=clock,
+        max_entries=100,
+    )
+    for n in range(10_000):
+        assert limiter.reserve(limiter.slots(f"10.0.{n // 256}.{n % 256}", f"b{n}")) == 0
+    assert len(limiter.store) <= 100
+    clock.advance(300)
+    assert len(limiter.store) == 0
 
 
 def test_address_check() -> None:

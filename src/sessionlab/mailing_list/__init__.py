@@ -3,7 +3,8 @@
 The session remembers which address this browser signed up with; the
 addresses themselves live in the database (``SQLALCHEMY_DATABASE_URI``, by
 default ``mailing_list.db`` in the instance folder, created on start).
-``ADMIN_PASSWORD`` enables the admin page.
+``ADMIN_PASSWORD`` enables the admin page; ``ADMIN_LOGIN_*`` limit its log-ins
+(see :mod:`sessionlab.mailing_list.limits`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from flask import Config, Flask, redirect, render_template, request, session, ur
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
+from sessionkeeper import SessionKeeper
+
 from ..common import create_lab_app
-from .admin import LIMITER_KEY, LoginLimiter, bp, hash_admin_password
+from .admin import LIMITER_KEY, bp, hash_admin_password
+from .limits import LoginLimiter
 from .models import Subscriber, db, normalize_email
 
 __all__ = ["PORT", "create_app"]
@@ -26,6 +30,7 @@ PORT: Final = 5001
 DEFAULTS: Final[Mapping[str, Any]] = {
     "SQLALCHEMY_DATABASE_URI": "sqlite:///mailing_list.db",
     "ADMIN_LOGIN_ATTEMPTS": 5,
+    "ADMIN_LOGIN_ADDRESS_ATTEMPTS": 25,
     "ADMIN_LOGIN_WINDOW": 300,
 }
 
@@ -44,7 +49,11 @@ def create_app(
     )
     db.init_app(app)
     app.extensions[LIMITER_KEY] = LoginLimiter(
-        int(app.config["ADMIN_LOGIN_ATTEMPTS"]), float(app.config["ADMIN_LOGIN_WINDOW"])
+        SessionKeeper.state(app).store,
+        prefix=app.config["SESSION_KEY_PREFIX"].rstrip(":") + "-admin-login:",
+        attempts=int(app.config["ADMIN_LOGIN_ATTEMPTS"]),
+        address_attempts=int(app.config["ADMIN_LOGIN_ADDRESS_ATTEMPTS"]),
+        window=float(app.config["ADMIN_LOGIN_WINDOW"]),
     )
     app.add_url_rule("/", "index", index)
     app.add_url_rule("/signup", "signup", signup, methods=["POST"])

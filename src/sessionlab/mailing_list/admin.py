@@ -1,15 +1,13 @@
 """The mailing list's admin pages: one password from config, kept only as a hash.
 
-Log-in attempts are limited per client address (``ADMIN_LOGIN_ATTEMPTS``
-failures per ``ADMIN_LOGIN_WINDOW`` seconds), counted in this process.
+Log-in attempts are limited (``ADMIN_LOGIN_ATTEMPTS`` per browser and
+``ADMIN_LOGIN_ADDRESS_ATTEMPTS`` per client address, per ``ADMIN_LOGIN_WINDOW``
+seconds) by a :class:`~sessionlab.mailing_list.limits.LoginLimiter` that every
+worker on the session store shares; an attempt is reserved before the password
+is checked.
 """
 
 from __future__ import annotations
-
-import threading
-import time
-from collections import defaultdict, deque
-from collections.abc import Callable
 
 from flask import (
     Blueprint,
@@ -27,42 +25,15 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from .. import csrf
 from ..common import regenerate_session
+from .limits import LoginLimiter
 from .models import Subscriber, db
 
-__all__ = ["LoginLimiter", "bp", "hash_admin_password"]
+__all__ = ["LIMITER_KEY", "bp", "hash_admin_password"]
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 LIMITER_KEY = "sessionlab.admin_limiter"
-
-
-class LoginLimiter:
-    """Count failed log-ins per client in a sliding window."""
-
-    def __init__(self, attempts: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self.attempts, self.window, self.clock = attempts, window, clock
-        self._failures: defaultdict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, client: str) -> deque[float]:
-        failures = self._failures[client]
-        horizon = self.clock() - self.window
-        while failures and failures[0] <= horizon:
-            failures.popleft()
-        return failures
-
-    def blocked_for(self, client: str) -> float:
-        """Seconds until ``client`` may try again; 0 if it may now."""
-        with self._lock:
-            failures = self._recent(client)
-            if len(failures) < self.attempts:
-                return 0.0
-            return failures[0] + self.window - self.clock()
-
-    def failed(self, client: str) -> None:
-        """Record a failed attempt by ``client``."""
-        with self._lock:
-            self._recent(client).append(self.clock())
 
 
 def hash_admin_password(config: Config) -> None:
@@ -94,20 +65,23 @@ def index() -> ResponseReturnValue:
 
 @bp.post("/login")
 def login() -> ResponseReturnValue:
-    """Check the password in constant time, a limited number of times per client."""
+    """Check the password, once a slot for this attempt is reserved for browser and address."""
     expected = current_app.config.get("ADMIN_PASSWORD_HASH")
     if not expected:
         abort(403, "The admin page is disabled: set ADMIN_PASSWORD to enable it.")
-    client = request.remote_addr or "-"
-    wait = _limiter().blocked_for(client)
+    browser = csrf.browser_key()
+    if browser is None:  # the CSRF check lets no form POST through without the cookie
+        abort(400, csrf.FORM_REFUSED)
+    slots = _limiter().slots(request.remote_addr or "-", browser)
+    wait = _limiter().reserve(slots)
     if wait > 0:
         raise TooManyRequests(
-            f"Too many failed log-ins: try again in {int(wait) + 1} seconds.",
+            f"Too many log-in attempts: try again in {int(wait) + 1} seconds.",
             retry_after=int(wait) + 1,
         )
     if not check_password_hash(expected, request.form.get("password", "")):
-        _limiter().failed(client)
         return render_template("mailing_list/admin_login.html", message="Wrong password."), 403
+    _limiter().release(slots)
     regenerate_session()
     session["admin"] = True
     return redirect(url_for("admin.index"), 303)
