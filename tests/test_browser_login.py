@@ -51,3 +51,13 @@ def test_log_in_reload_and_log_out(
     context.add_cookies([{"name": "session", "value": logged_in, "url": url}])
     page.reload()
     expect(page.get_by_text("You are not logged in")).to_be_visible()
+
+
+def test_a_long_name_wraps_on_a_narrow_screen(page: Page, serve_lab: Callable[..., str]) -> None:
+    url = serve_lab(login.create_app)
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(url + "/login")
+    page.get_by_label("Name").fill("W" * login.MAX_NAME_LENGTH)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_text("Logged in as")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Callable
 
 import pytest
@@ -10,7 +12,7 @@ from flask.testing import FlaskClient
 
 from lab_servers import Curl, server_side
 from sessionlab import csrf
-from sessionlab.login import create_app
+from sessionlab.login import CONTROL_MESSAGE, MAX_NAME_LENGTH, create_app
 
 
 @pytest.fixture
@@ -70,6 +72,58 @@ def test_the_form_starts_no_session(app: Flask, client: FlaskClient) -> None:
     client.get("/login")
     assert session_cookie(client) is None  # its CSRF nonce has a cookie of its own
     assert client.get_cookie(csrf.cookie_name(app)) is not None
+
+
+BAD_NAMES = [
+    "Ho\x00mer",
+    "Homer\r\nSet-Cookie: admin=1",
+    "Homer\n",
+    "\tHomer",
+    "Ho\x7fmer",
+    "Ho\x85mer",
+    "Ho\u2028mer",
+    "\u202eremoH",
+    "Ho\u202amer",
+    "Ho\u202dmer",
+    "Ho\u2066mer",
+    "Ho\u2069mer",
+    "Ho\u200emer",
+    "Ho\u200fmer",
+]
+
+
+@pytest.mark.parametrize("name", BAD_NAMES, ids=ascii)
+def test_names_with_control_characters_are_refused(client: FlaskClient, name: str) -> None:
+    answer = client.post("/login", data={"username": name})
+    assert answer.status_code == 400
+    assert CONTROL_MESSAGE in answer.text
+    assert 'name="username"' in answer.text
+    for char in set(name) - set(string.printable):
+        assert char not in answer.text  # nor echoed back into the form
+    with client.session_transaction() as session:
+        assert "username" not in session
+    assert "You are not logged in" in client.get("/").text
+
+
+def wrapping_classes(page: str) -> set[str]:
+    """The class selectors the page's stylesheet lets break anywhere."""
+    rules = re.findall(r"([^{}]+)\{([^}]*)\}", page)
+    found = [sel for sel, body in rules if re.search(r"overflow-wrap:\s*anywhere", body)]
+    return {name for selector in found for name in re.findall(r"\.([\w-]+)", selector)}
+
+
+@pytest.mark.parametrize("length", [MAX_NAME_LENGTH, 300])
+def test_a_long_name_is_shown_in_an_element_that_wraps(client: FlaskClient, length: int) -> None:
+    name = "W" * length
+    if length <= MAX_NAME_LENGTH:
+        assert client.post("/login", data={"username": name}).status_code == 303
+    else:  # longer than the form allows: a session written before the limit, say
+        with client.session_transaction() as session:
+            session["username"] = name
+    page = client.get("/").text
+    shown = re.search(rf'<p class="([^"]+)">Logged in as {name}</p>', page)
+    assert shown is not None
+    assert set(shown.group(1).split()) & wrapping_classes(page)
 
 
 def test_login_moves_the_session_to_a_new_id(app: Flask, client: FlaskClient) -> None:
