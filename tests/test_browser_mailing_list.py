@@ -66,3 +66,14 @@ def test_the_admin_logs_in_and_deletes_an_address(
 
     page.goto(lab_url + "/emails")
     expect(page.get_by_role("listitem")).to_have_text(["linus@example.com"])
+
+
+def test_the_form_opens_no_session_until_the_sign_up(page: Page, lab_url: str) -> None:
+    page.goto(lab_url + "/")
+    cookies = {cookie["name"]: cookie for cookie in page.context.cookies()}
+    assert set(cookies) == {"session_csrf"}  # the token's nonce; no session yet
+    assert cookies["session_csrf"]["httpOnly"] and cookies["session_csrf"]["sameSite"] == "Lax"
+    page.get_by_label("Email").fill("ada@example.com")
+    page.get_by_role("button", name="Sign up").click()
+    expect(page.get_by_text("Thank you for signing up, ada@example.com!")).to_be_visible()
+    assert "session" in {cookie["name"] for cookie in page.context.cookies()}

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.browser
 def game(page: Page, serve_lab: Callable[..., str]) -> Page:
     """A page on a new game, in the Hall."""
     page.goto(serve_lab(quest.create_app) + "/")
+    assert [cookie["name"] for cookie in page.context.cookies()] == ["session_csrf"]  # no session
     page.get_by_role("button", name="New game").click()
     expect(room(page)).to_have_text("Hall")
     return page
