@@ -2,9 +2,12 @@
 
 Fixtures: ``redis_server`` (one standalone server for the session), ``redis_cluster``
 (three primaries forming a Cluster), ``redis_sentinel`` (a primary and one Sentinel
-watching it) and ``redis_factory`` (throwaway servers a test may stop, restart or
-freeze). Shared servers are never flushed: tests isolate themselves with a fresh
-database (:meth:`RedisServer.fresh_url`) or a unique key prefix (:func:`unique_prefix`).
+watching it), ``redis_factory`` (throwaway servers a test may stop, restart or
+freeze), and for failover tests, which kill servers, ``redis_failover`` (a primary, a
+replica and three Sentinels with short timeouts) and ``redis_cluster_replicas`` (three
+primaries with a replica each), both built afresh for each test. Shared servers are
+never flushed: tests isolate themselves with a fresh database
+(:meth:`RedisServer.fresh_url`) or a unique key prefix (:func:`unique_prefix`).
 
 Without ``redis-server`` these fixtures skip, or fail when ``CI=true``.
 """
@@ -281,3 +284,153 @@ def redis_factory(tmp_path: Path) -> Iterator[Callable[..., RedisServer]]:
     yield start
     for server in servers:
         server.stop()
+
+
+def info(server: RedisServer, section: str = "replication") -> dict[str, object]:
+    """Return ``INFO section`` of a server, or {} if it does not answer."""
+    try:
+        with server.client() as client:
+            return dict(client.info(section))
+    except redis.RedisError:
+        return {}
+
+
+def replicating(primary: RedisServer, replica: RedisServer) -> bool:
+    """Whether ``replica`` follows ``primary`` and has every write so far, a probe included.
+
+    A replica reports its link up before the primary streams writes to it (after a
+    diskless sync the primary waits up to a second for its first acknowledgement), so
+    only a write seen arriving shows the link works: a PUBLISH, which outside a Cluster
+    goes down the replication stream and touches no key.
+    """
+    try:
+        with primary.client() as client:
+            client.publish("replication-probe", "")
+    except redis.RedisError:
+        return False
+    offset, theirs = info(primary).get("master_repl_offset"), info(replica)
+    if theirs.get("master_link_status") != "up" or theirs.get("master_port") != primary.port:
+        return False
+    caught_up = theirs.get("slave_repl_offset")
+    return isinstance(offset, int) and isinstance(caught_up, int) and caught_up >= offset > 0
+
+
+#: Arguments for a server that replicas will follow: it streams its first copy to a new
+#: replica at once, instead of waiting 5 s for others to join (Redis's default).
+PRIMARY_ARGS = ["--repl-diskless-sync-delay", "0"]
+
+
+def replica_args(primary: RedisServer) -> list[str]:
+    """The arguments that start a server as a replica of ``primary``."""
+    return ["--replicaof", "127.0.0.1", str(primary.port)]
+
+
+@dataclass
+class SentinelGroup:
+    """A primary, its replica and three Sentinels (quorum 2) monitoring them as ``service``."""
+
+    primary: RedisServer
+    replica: RedisServer
+    sentinels: list[RedisServer]
+    service: str = "sessions"
+
+    def url(self, db: int = 0, query: str = "") -> str:
+        """Return the ``redis+sentinel://`` URL naming all three Sentinels."""
+        hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
+        return f"redis+sentinel://{hosts}/{self.service}/{db}" + (f"?{query}" if query else "")
+
+    def primary_port(self, sentinel: RedisServer) -> int | None:
+        """The port of the primary that ``sentinel`` names (None if it does not answer)."""
+        try:
+            with sentinel.client() as client:
+                reply = client.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
+        except redis.RedisError:
+            return None
+        return int(reply[1]) if reply else None
+
+    def watching(self) -> bool:
+        """Whether every Sentinel knows the other two and sees the replica linked."""
+        for sentinel in self.sentinels:
+            with sentinel.client() as client:
+                peers = client.sentinel_sentinels(self.service)
+                replicas = client.sentinel_slaves(self.service)
+            if len(peers) != len(self.sentinels) - 1:
+                return False
+            if not any(
+                r["port"] == self.replica.port
+                and r["master-link-status"] == "ok"
+                and not r["is_sdown"]
+                and not r["is_disconnected"]
+                for r in replicas
+            ):
+                return False
+        return True
+
+
+@pytest.fixture
+def redis_failover(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """A primary, a replica and three Sentinels that fail over 1 s after the primary dies.
+
+    The test may kill any of them; all are stopped by pid afterwards.
+    """
+    require("redis-sentinel")
+    primary = RedisServer(tmp_path / "primary", PRIMARY_ARGS)
+    replica = RedisServer(tmp_path / "replica", [*PRIMARY_ARGS, *replica_args(primary)])
+    sentinels = [RedisServer(tmp_path / f"sentinel{i}") for i in range(3)]
+    group = SentinelGroup(primary, replica, sentinels)
+    try:
+        primary.start()
+        replica.start()
+        wait_until(lambda: replicating(primary, replica), "the replica to link to the primary")
+        for sentinel in sentinels:  # the primary lists the replica in the first INFO they read
+            conf = sentinel.directory / "sentinel.conf"
+            sentinel.directory.mkdir(parents=True)
+            conf.write_text(
+                f"bind 127.0.0.1\nport {sentinel.port}\ndir {sentinel.directory}\n"
+                f"sentinel monitor {group.service} 127.0.0.1 {primary.port} 2\n"
+                f"sentinel down-after-milliseconds {group.service} 1000\n"
+                f"sentinel failover-timeout {group.service} 5000\n"
+            )
+            sentinel.argv = [require("redis-sentinel"), str(conf)]
+            sentinel.start()
+        wait_until(group.watching, "the Sentinels to find each other and the replica")
+        yield group
+    finally:
+        for server in [*sentinels, replica, primary]:
+            server.stop()
+
+
+@pytest.fixture
+def redis_cluster_replicas(tmp_path: Path) -> Iterator[RedisCluster]:
+    """A Cluster of three primaries with one replica each, failing over after 1 s.
+
+    ``nodes`` lists the servers in the order given to ``redis-cli``, which makes the first
+    three the primaries (ask each its role: which replica follows which may vary). The
+    test may kill any.
+    """
+    cluster_args = ["--cluster-enabled", "yes", "--cluster-node-timeout", "1000", *PRIMARY_ARGS]
+    nodes = [RedisServer(tmp_path / f"node{i}", cluster_args) for i in range(6)]
+    try:
+        for node in nodes:
+            node.start()
+        subprocess.run(
+            [require("redis-cli"), "--cluster", "create"]
+            + [f"127.0.0.1:{n.port}" for n in nodes]
+            + ["--cluster-replicas", "1", "--cluster-yes"],
+            check=True,
+            capture_output=True,
+            timeout=START_TIMEOUT,
+        )
+
+        def formed() -> bool:
+            for node in nodes:
+                with node.client() as client:
+                    if client.cluster("INFO").get("cluster_state") != "ok":
+                        return False
+            return all(info(n).get("master_link_status") == "up" for n in nodes[3:])
+
+        wait_until(formed, "the Redis Cluster and its replicas to form")
+        yield RedisCluster(nodes)
+    finally:
+        for node in nodes:
+            node.stop()

@@ -7,6 +7,7 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from redis_servers import (
+    PRIMARY_ARGS,
     RedisCluster,
     RedisSentinel,
     RedisServer,
     free_port,
+    replica_args,
+    replicating,
     unique_prefix,
     wait_until,
 )
+from session_app import create_app
+from sessionkeeper import SessionKeeper
 from sessionkeeper.errors import ConfigError, Conflict, CorruptRecord, StoreError, StoreUnavailable
 from sessionkeeper.stores import ABSENT, Store, store_from_url
 from sessionkeeper.stores.redis import RedisStore
@@ -560,3 +566,131 @@ def test_the_declared_keys_check_sees_an_undeclared_key() -> None:
     script = "local m = redis.call('ZRANDMEMBER', KEYS[1], 3)\nredis.call('EXISTS', unpack(m))"
     calls = _CALL.findall(script)
     assert [key for _, key in calls if not re.fullmatch(r"KEYS\[\w+\]", key)] == ["unpack(m"]
+
+
+# Writes that replicas acknowledge (wait_replicas, ?wait=) ----------------------------------
+
+
+@pytest.fixture
+def replicated(redis_factory: Factory) -> tuple[RedisServer, RedisServer]:
+    """A primary and a replica linked to it."""
+    primary = redis_factory(*PRIMARY_ARGS)
+    replica = redis_factory(*replica_args(primary))
+    wait_until(lambda: replicating(primary, replica), "the replica to link to the primary")
+    return primary, replica
+
+
+def test_acknowledged_writes_are_on_the_replica_when_they_return(
+    replicated: tuple[RedisServer, RedisServer],
+) -> None:
+    primary, replica = replicated
+    store = RedisStore.from_url(primary.url(2) + "?wait=1&wait_timeout=1", timeout=2)
+    try:
+        with replica.client(db=2) as seen:
+            version = store.set("k", b"v", ttl=60)
+            assert seen.hmget("k", "v", "n") == [b"v", version.encode()]
+            assert store.touch("k", None) and seen.ttl("k") == -1
+            assert store.delete("k", if_version=version) and not seen.exists("k")
+            with primary.client() as admin:
+                admin.script_flush()  # as on a newly promoted primary: the scripts are gone
+            store.set("k2", b"again")
+            assert seen.hget("k2", "v") == b"again"
+    finally:
+        store.close()
+
+
+def test_a_handed_in_client_waits_too(replicated: tuple[RedisServer, RedisServer]) -> None:
+    primary, replica = replicated
+    with primary.client(db=3) as client, replica.client(db=3) as seen:
+        store = RedisStore(client, wait_replicas=1, wait_timeout=0.5)
+        store.set("k", b"v")
+        assert seen.hget("k", "v") == b"v"
+
+
+@pytest.mark.parametrize("replica", ["none", "frozen"])
+def test_an_unacknowledged_write_is_unavailable_within_the_wait_timeout(
+    redis_factory: Factory, replica: str
+) -> None:
+    primary = redis_factory(*PRIMARY_ARGS)
+    follower = redis_factory(*replica_args(primary)) if replica == "frozen" else None
+    if follower is not None:
+        wait_until(lambda: replicating(primary, follower), "the replica to link")
+    store = RedisStore.from_url(primary.url() + "?wait=1&wait_timeout=0.3", timeout=2)
+    try:
+        with follower.frozen() if follower is not None else nullcontext():
+            started = time.monotonic()  # the first write also loads its script: one deadline
+            with pytest.raises(StoreUnavailable, match="0 of 1 replicas"):
+                store.set("k", b"v")
+            elapsed = time.monotonic() - started
+            assert 0.25 < elapsed < 0.3 + 1.5  # the wait timeout, with room for a busy machine
+            with pytest.raises(Conflict):  # nothing written: the conflict is reported as such
+                store.set("k", b"w", if_version=ABSENT)
+        assert store.get("k").value == b"v"  # type: ignore[union-attr]  # the primary has it
+    finally:
+        store.close()
+
+
+def test_the_app_answers_503_when_no_replica_acknowledges(redis_factory: Factory) -> None:
+    primary = redis_factory()
+    url = primary.url() + "?wait=1&wait_timeout=0.3"
+    app = create_app(SESSION_STORE=url, SESSION_STORE_TIMEOUT=1.0, SECRET_KEY="s")
+    try:
+        response = app.test_client().post("/login", data={"user": "ada"})
+        assert response.status_code == 503, response.text
+        assert "set-cookie" not in response.headers
+    finally:
+        store = SessionKeeper.state(app).store
+        assert store is not None
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "wait=x",
+        "wait=-1",
+        "wait=1.5",
+        "wait=1&wait=2",
+        "wait=1&wait_timeout=0",
+        "wait=1&wait_timeout=-1",
+        "wait=1&wait_timeout=abc",
+        "wait=1&wait_timeout=nan",
+        "wait=1&wait_timeout=2",  # not below the store timeout: the read would time out first
+        "wait_timeout=0.5",  # without wait=
+    ],
+)
+@pytest.mark.parametrize("base", ["redis://127.0.0.1:6379/0", "redis+sentinel://127.0.0.1/s/0"])
+def test_bad_wait_options_fail_at_start(base: str, query: str) -> None:
+    with pytest.raises(ConfigError, match="wait"):
+        store_from_url(f"{base}?{query}", timeout=2)
+
+
+def test_wait_options_leave_the_others_to_redis_py_and_are_refused_on_a_cluster() -> None:
+    store = RedisStore.from_url("redis://127.0.0.1:1/0?health_check_interval=5&wait=1")
+    assert store._client is not None
+    assert store._client.connection_pool.connection_kwargs["health_check_interval"] == 5
+    store.close()
+    with pytest.raises(ConfigError, match="query options"):
+        store_from_url("redis+sentinel://127.0.0.1/s/0?wait=1&ssl=true")
+    with pytest.raises(ConfigError, match="Cluster"):
+        store_from_url("redis+cluster://127.0.0.1:7000?wait=1")
+    store_from_url("redis+cluster://127.0.0.1:7000?wait=0").close()
+
+
+@pytest.mark.parametrize(
+    "options", [{"wait_replicas": -1}, {"wait_timeout": 0}, {"wait_replicas": True}]
+)
+def test_bad_wait_arguments_fail_at_once(
+    redis_server: RedisServer, options: dict[str, object]
+) -> None:
+    with redis_server.client() as client, pytest.raises(ConfigError):
+        RedisStore(client, **options)  # type: ignore[arg-type]
+
+
+def test_a_cluster_client_refuses_wait_replicas(redis_cluster: RedisCluster) -> None:
+    client = redis.RedisCluster(host="127.0.0.1", port=redis_cluster.nodes[0].port)
+    try:
+        with pytest.raises(ConfigError, match="Cluster"):
+            RedisStore(client, wait_replicas=1)
+    finally:
+        client.close()

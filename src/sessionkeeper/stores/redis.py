@@ -16,21 +16,19 @@ from __future__ import annotations
 import math
 import secrets
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
-import redis
 from redis.cluster import RedisCluster
 from redis.commands.core import Script
-from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException
 
-from ..errors import ConfigError, Conflict, CorruptRecord, StoreError, StoreUnavailable
+from ..errors import ConfigError, Conflict, CorruptRecord, StoreError
 from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
 from .base import default_clock as _now
 from .redis_scan import prune_index, scan_keyspace, walk_index
 from .redis_scripts import SCRIPTS
-from .redis_urls import Client, build_client
+from .redis_urls import Client, build_client, translated, wait_options
+from .redis_wait import DEFAULT_WAIT_TIMEOUT, acknowledged, wait_ms
 
 __all__ = ["RedisStore"]
 
@@ -40,24 +38,6 @@ _INDEX_SUFFIX: Final = b"\xffindex"
 _NEW_MEMBER: Final = 2
 #: How many index members each new one checks.
 _SAMPLE: Final = 3
-_UNAVAILABLE: Final = (
-    redis.ConnectionError,
-    redis.TimeoutError,
-    ClusterError,
-    RedisClusterException,
-    ReadOnlyError,
-)
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    """Raise redis-py's errors as the package's own, chained to the cause."""
-    try:
-        yield
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-    except redis.RedisError as exc:
-        raise StoreError(f"Redis failed: {exc}") from exc
 
 
 def _ms(ttl: float | None) -> str:
@@ -82,6 +62,11 @@ class RedisStore(Store):
     index) and by :meth:`clear_expired`. A Cluster keeps no index (its one slot would
     take every write): there :meth:`scan` walks the keyspace with SCAN on every primary,
     in steps that never block a server but at a cost proportional to the whole database.
+
+    With ``wait_replicas=N`` (not on a Cluster) every write (``set``, ``delete``,
+    ``touch``) returns once N replicas have it, so a failover that promotes one keeps it;
+    a write not acknowledged within ``wait_timeout`` seconds raises
+    :class:`StoreUnavailable` (the primary has it; a failover may lose it).
     """
 
     expires_by_itself = True
@@ -92,7 +77,13 @@ class RedisStore(Store):
         *,
         owns_client: bool = False,
         key_prefix: str = "",
+        wait_replicas: int = 0,
+        wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     ) -> None:
+        self._wait_ms = wait_ms(wait_replicas, wait_timeout)
+        self._wait_replicas = wait_replicas
+        if wait_replicas and isinstance(client, RedisCluster):
+            raise ConfigError("wait_replicas is not supported on a Redis Cluster")
         self._prefix = key_prefix
         self._factory = client if callable(client) else None
         self._client: Client | None = None if callable(client) else client
@@ -108,11 +99,20 @@ class RedisStore(Store):
     ) -> RedisStore:
         """Build from a ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://`` or
         ``redis+sentinel://`` URL; connect and read timeouts are ``timeout`` seconds (2).
+        ``?wait=N&wait_timeout=SECONDS`` in the URL set ``wait_replicas`` and ``wait_timeout``.
 
         The store owns the client it builds and closes it in :meth:`close`.
         """
-        client, extra_close = build_client(url, 2.0 if timeout is None else timeout)
-        store = cls(client, owns_client=True, key_prefix=key_prefix)
+        timeout = 2.0 if timeout is None else timeout
+        url, replicas, seconds = wait_options(url, timeout)
+        client, extra_close = build_client(url, timeout)
+        store = cls(
+            client,
+            owns_client=True,
+            key_prefix=key_prefix,
+            wait_replicas=replicas,
+            wait_timeout=seconds,
+        )
         store._extra_close = extra_close
         return store
 
@@ -122,7 +122,7 @@ class RedisStore(Store):
             return client
         with self._lock:
             if self._client is None and self._factory is not None:
-                with _translated():
+                with translated():
                     self._client = self._factory()
             client = self._client
             if client is None:
@@ -137,8 +137,18 @@ class RedisStore(Store):
 
     def _run(self, name: str, keys: Sequence[str | bytes], *args: str | bytes | int) -> Any:
         client = self._connected()
-        with _translated():
+        with translated():
             return self._scripts[name](keys=keys, args=args, client=client)
+
+    def _write(self, name: str, keys: Sequence[str | bytes], *args: str | bytes | int) -> Any:
+        if not self._wait_replicas:
+            return self._run(name, keys, *args)
+        client = self._connected()
+        if isinstance(client, RedisCluster):
+            raise ConfigError("wait_replicas is not supported on a Redis Cluster")
+        script, replicas = self._scripts[name], self._wait_replicas
+        with translated():
+            return acknowledged(client, script, keys, args, replicas, self._wait_ms)
 
     def get(self, key: str) -> Record | None:
         reply = self._run("get", [self._prefix + key])
@@ -161,7 +171,7 @@ class RedisStore(Store):
         expected = if_version if isinstance(if_version, str) else ""
         version, ms = secrets.token_urlsafe(12), _ms(ttl)
         keys = [self._prefix + key, *self._index_keys()]
-        done = self._run("set", keys, mode, expected, bytes(value), version, ms)
+        done = self._write("set", keys, mode, expected, bytes(value), version, ms)
         if not done:
             raise Conflict(key, "key exists" if if_version is ABSENT else "version mismatch")
         if done == _NEW_MEMBER:
@@ -170,13 +180,13 @@ class RedisStore(Store):
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
         keys = [self._prefix + key, *self._index_keys()]
-        removed = self._run("delete", keys, "" if if_version is None else "1", if_version or "")
+        removed = self._write("delete", keys, "" if if_version is None else "1", if_version or "")
         if removed < 0:
             raise Conflict(key)
         return bool(removed)
 
     def touch(self, key: str, ttl: float | None) -> bool:
-        return bool(self._run("touch", [self._prefix + key], _ms(ttl)))
+        return bool(self._write("touch", [self._prefix + key], _ms(ttl)))
 
     def _index_keys(self) -> list[str | bytes]:
         self._connected()
@@ -191,7 +201,7 @@ class RedisStore(Store):
             keys = walk_index(self._scan_index, self._prefix, prefix, after, limit + 1)
         else:
             client = self._connected()
-            with _translated():
+            with translated():
                 keys = scan_keyspace(client, self._prefix, prefix, after, limit + 1)
         return (keys[:limit], keys[limit - 1]) if len(keys) > limit else (keys, None)
 
@@ -202,14 +212,14 @@ class RedisStore(Store):
         settle at about a third of the index in the steady state, without a cron job.
         """
         client = self._connected()
-        with _translated():
+        with translated():
             sample = client.zrandmember(self._index[0], _SAMPLE)
         if sample:
             self._run("prune", [*self._index, *sample])
 
     def _scan_index(self, start: bytes, end: bytes, count: int) -> Any:
         client = self._connected()
-        with _translated():
+        with translated():
             members = client.zrange(self._index[0], start, end, bylex=True, offset=0, num=count)
         if not members:
             return [], b"", 0
@@ -229,7 +239,7 @@ class RedisStore(Store):
             client, self._client, self._factory = self._client, None, None
             extra_close, self._extra_close = self._extra_close, None
         if self._owns_client:
-            with _translated():
+            with translated():
                 if client is not None:
                     client.close()
                 if extra_close is not None:

@@ -5,28 +5,56 @@ options apply). ``redis+cluster://[user:pass@]host:port[,host:port]`` names star
 of a Redis Cluster; ``redis+sentinel://[user:pass@]host:port[,host:port]/service[/db]``
 names Sentinels and the monitored service (the credentials are the primary's).
 
+Every form but the Cluster's also takes ``?wait=N[&wait_timeout=SECONDS]``: each write
+waits until N replicas acknowledge it (see :mod:`.redis_wait`); :func:`wait_options`
+reads and removes those two before the rest of the URL is parsed.
+
 Clients never retry: a retried write may already have been applied (a compare-and-set
 would then report a false conflict), and retries multiply the time an outage takes to
 be reported. A connection the server closed is still replaced before use by the pool.
+:func:`translated` turns redis-py's errors into the package's, for the Redis store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ClusterError, ReadOnlyError, RedisClusterException
 from redis.retry import Retry
 from redis.sentinel import Sentinel
 
-from ..errors import ConfigError
+from ..errors import ConfigError, StoreError, StoreUnavailable
+from .redis_wait import DEFAULT_WAIT_TIMEOUT
 
-__all__ = ["Client", "build_client"]
+__all__ = ["Client", "build_client", "translated", "wait_options"]
 
 Client = redis.Redis | RedisCluster
+
+
+_UNAVAILABLE: Final = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    ClusterError,
+    RedisClusterException,
+    ReadOnlyError,
+)
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Raise redis-py's errors as the package's own, chained to the cause."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
+    except redis.RedisError as exc:
+        raise StoreError(f"Redis failed: {exc}") from exc
 
 
 def _no_retry() -> Retry:
@@ -47,6 +75,43 @@ def _nodes(netloc: str, default_port: int) -> tuple[str | None, str | None, list
             raise ConfigError(f"bad host:port {item!r} in Redis URL")
         nodes.append((host, int(port)))
     return unquote(username) or None, unquote(password) or None, nodes
+
+
+def wait_options(url: str, timeout: float) -> tuple[str, int, float]:
+    """Return ``url`` without ``wait``/``wait_timeout``, the replicas and the timeout.
+
+    ``timeout`` is the read timeout: a longer ``wait_timeout`` would never be reached.
+    """
+    head, _, tail = url.partition("?")
+    query, hash_sign, fragment = tail.partition("#")
+    found: dict[str, str] = {}
+    rest = []
+    for item in query.split("&") if query else []:
+        name, _, value = item.partition("=")
+        if name not in ("wait", "wait_timeout"):
+            rest.append(item)
+        elif name in found:
+            raise ConfigError(f"{name}= is given twice in Redis URL {url!r}")
+        else:
+            found[name] = unquote(value)
+    wait, wait_timeout = found.get("wait", "0"), found.get("wait_timeout")
+    if not wait.isdigit():
+        raise ConfigError(f"wait= takes a number of replicas (0 or more), got {wait!r}")
+    if int(wait) == 0 and wait_timeout is not None:
+        raise ConfigError("wait_timeout= needs wait= (the number of replicas) in the Redis URL")
+    if int(wait) and head.lower().startswith("redis+cluster:"):
+        raise ConfigError("wait= is not supported on a Redis Cluster; remove it from the URL")
+    try:
+        seconds = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else float(wait_timeout)
+    except ValueError:
+        seconds = -1.0
+    if int(wait) and not 0 < seconds < timeout:
+        raise ConfigError(
+            f"wait_timeout= takes seconds above 0 and below the store timeout ({timeout} s, "
+            f"SESSION_STORE_TIMEOUT), got {wait_timeout!r}"
+        )
+    rebuilt = head + ("?" + "&".join(rest) if rest else "") + hash_sign + fragment
+    return rebuilt, int(wait), seconds
 
 
 def build_client(
