@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from .base import ABSENT, Absent, Record, Store, Version
+from .urls import redact
 
 __all__ = ["ABSENT", "SCHEMES", "Absent", "Record", "Store", "Version", "store_from_url"]
 
@@ -38,7 +39,7 @@ def store_from_url(url: str, **options: Any) -> Store:
     if target is None:
         known = ", ".join(f"{s}://" for s in SCHEMES)
         raise ConfigError(
-            f"unknown session store URL {url!r}: set SESSION_STORE to 'cookie' or a URL "
+            f"unknown session store URL {redact(url)!r}: set SESSION_STORE to 'cookie' or a URL "
             f"starting with one of {known}"
         )
     module_name, _, class_name = target.partition(":")

@@ -28,6 +28,7 @@ from ..wire.codec import (
 from ..wire.pool import SocketTransport
 from ..wire.transport import DEFAULT_POOL, DEFAULT_TIMEOUT, Reply, Transport
 from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
+from .urls import redact
 
 __all__ = ["HttpStore"]
 
@@ -54,8 +55,11 @@ class HttpStore(Store):
         pool: int = DEFAULT_POOL,
     ) -> None:
         self._owned = transport is None
-        self._transport = transport or SocketTransport(base_url, timeout=timeout, pool=pool)
-        self.url = self._transport.url or base_url
+        # The service takes a bearer token, never URL credentials: the transport ignores user
+        # information, so it is handed the redacted URL and its errors cannot show a password.
+        shown = redact(base_url)
+        self._transport = transport or SocketTransport(shown, timeout=timeout, pool=pool)
+        self.url = self._transport.url or shown
         self._headers = request_headers(token)
 
     @classmethod

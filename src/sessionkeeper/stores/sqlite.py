@@ -19,6 +19,7 @@ from typing import Any, cast
 from ..errors import ConfigError, Conflict, StoreError, StoreUnavailable
 from . import ABSENT, Absent, Record, Store, Version
 from .base import DEFAULT_SCAN_LIMIT, Clock, check_ttl, default_clock, prefix_end
+from .urls import redact
 
 __all__ = ["SqliteStore"]
 
@@ -113,7 +114,9 @@ class SqliteStore(Store):
         if rest == "/:memory:":
             raise ConfigError("sqlite:///:memory: is empty in every thread; use memory:// instead")
         if not rest.startswith("/") or rest == "/" or "?" in rest:
-            raise ConfigError(f"bad SQLite URL {url!r}: use sqlite:///rel.db or sqlite:////abs.db")
+            raise ConfigError(
+                f"bad SQLite URL {redact(url)!r}: use sqlite:///rel.db or sqlite:////abs.db"
+            )
         path = Path(os.path.abspath(Path(instance_path or ".", rest[1:])))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
