@@ -24,6 +24,7 @@ LABELS = {
     "sk-sqlite": "SessionKeeper SQLite",
     "sk-redis": "SessionKeeper Redis",
     "sk-kv": "SessionKeeper KV service",
+    "sk-redis-cache": "SessionKeeper Redis, client cache",
 }
 STORE_LABELS = {"sqlite": "SQLite", "redis": "Redis", "kv": "KV service (HTTP)"}
 
@@ -38,6 +39,14 @@ class Median:
     errors: int
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU one wrk run cost per request completed: the app server's, and its store's."""
+
+    server_us: float
+    store_us: float | None
+
+
 @dataclass
 class Results:
     """Everything one run measured."""
@@ -45,6 +54,8 @@ class Results:
     meta: dict[str, str]
     settings: dict[str, str]
     throughput: dict[tuple[str, str, str], list[WrkResult]] = field(default_factory=dict)
+    cpu: dict[tuple[str, str, str], list[Cpu]] = field(default_factory=dict)
+    """Per server, route and variant: the CPU of each round."""
     lost: dict[tuple[str, str], LostUpdates] = field(default_factory=dict)
     writes: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Per variant: writes during 1,000 reads, and changes counted creating the sessions."""
@@ -65,6 +76,24 @@ class Results:
             sum(r.errors for r in runs),
         )
 
+    def cpu_median(self, server: str, route: str, variant: str) -> Cpu | None:
+        """The median CPU per request of one cell (server and store), or None."""
+        runs = self.cpu.get((server, route, variant))
+        if not runs:
+            return None
+        stores = [r.store_us for r in runs if r.store_us is not None]
+        return Cpu(
+            statistics.median(r.server_us for r in runs),
+            statistics.median(stores) if stores else None,
+        )
+
+    def cpu_ratio(self, server: str, route: str, variant: str, base: str) -> float | None:
+        """``base``'s server CPU per request over ``variant``'s: above 1 costs less."""
+        mine, theirs = self.cpu_median(server, route, variant), self.cpu_median(server, route, base)
+        if mine is None or theirs is None or mine.server_us <= 0:
+            return None
+        return theirs.server_us / mine.server_us
+
     def ratio(self, server: str, route: str, variant: str, base: str) -> float | None:
         """req/s of ``variant`` over req/s of ``base``."""
         mine, theirs = self.median(server, route, variant), self.median(server, route, base)
@@ -83,6 +112,30 @@ def _table(header: list[str], rows: Iterable[list[str]], align: str = "") -> lis
 
 def _x(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
+
+
+def cpu_summary(results: Results) -> list[str]:
+    """The headline: server CPU per request (x Flask cookie), and the store's own CPU."""
+    lines: list[str] = []
+    for server in SERVERS:
+        header = ["variant", *ROUTES, "store µs /read, /incr"]
+        rows = []
+        for variant in VARIANTS:
+            cells = []
+            for route in ROUTES:
+                cpu = results.cpu_median(server, route, variant)
+                ratio = results.cpu_ratio(server, route, variant, "flask-cookie")
+                cells.append("—" if cpu is None else f"{cpu.server_us:.0f} ({_x(ratio)})")
+            stores = [results.cpu_median(server, r, variant) for r in ("/read", "/incr")]
+            store = ", ".join(
+                f"{c.store_us:.0f}" for c in stores if c is not None and c.store_us is not None
+            )
+            if any(cell != "—" for cell in cells):
+                rows.append([LABELS[variant], *cells, store])
+        if rows:
+            lines += ["", f"**{SERVER_LABELS[server]}**", ""]
+            lines += _table(header, rows)
+    return lines
 
 
 def throughput_summary(results: Results) -> list[str]:
@@ -219,34 +272,48 @@ class Verdict:
     met: bool | None
 
 
-def _worst(results: Results, variant: str, base: str) -> tuple[float, str] | None:
-    ratios = [
-        (ratio, f"{server} {route}")
-        for server in SERVERS
-        for route in ROUTES
-        if (ratio := results.ratio(server, route, variant, base)) is not None
-    ]
-    return min(ratios) if ratios else None
+#: (variant, route, base, goal): server CPU per request, x ``base`` (above 1 costs less).
+CPU_TARGETS = [
+    ("sk-redis", "/read", "flask-cookie", 0.9),
+    ("sk-redis", "/incr", "flask-cookie", 0.8),
+    ("sk-redis-cache", "/read", "flask-cookie", 1.3),
+    ("sk-sqlite", "/read", "flask-cookie", 1.1),
+    ("sk-sqlite", "/incr", "flask-cookie", 0.95),
+    ("sk-kv", "/read", "flask-cookie", 0.8),
+    ("sk-kv", "/incr", "flask-cookie", 0.7),
+    *[(v, "/read", "fs-redis", 1.5) for v in ("sk-sqlite", "sk-redis", "sk-kv")],
+    *[(v, "/incr", "fs-redis", 1.2) for v in ("sk-sqlite", "sk-redis", "sk-kv")],
+]
+#: (variant, route, most µs): the store process's own CPU per request.
+STORE_CPU_TARGETS = [("sk-kv", "/read", 50), ("sk-kv", "/incr", 120)]
 
 
 def verdicts(results: Results) -> list[Verdict]:
     """Check every target of the issue against this run."""
     out = []
-    ratio_targets = [
-        ("sk-redis", "flask-cookie", 0.9),
-        ("sk-redis", "fs-redis", 1.5),
-        ("sk-sqlite", "flask-cookie", 0.85),
-        ("sk-sqlite", "fs-sqlalchemy", 5.0),
-        ("sk-kv", "flask-cookie", 0.6),
-        ("sk-encrypted", "flask-cookie", 0.9),
-    ]
-    for variant, base, goal in ratio_targets:
-        worst = _worst(results, variant, base)
-        target = f"{LABELS[variant]} ≥ {goal:g}x {LABELS[base]} (req/s, every route and server)"
-        if worst is None:
+    for variant, route, base, goal in CPU_TARGETS:
+        target = f"{LABELS[variant]} ≥ {goal:g}x {LABELS[base]} on `{route}` (server CPU)"
+        ratios = [
+            (ratio, server)
+            for server in SERVERS
+            if (ratio := results.cpu_ratio(server, route, variant, base)) is not None
+        ]
+        if not ratios:
             out.append(Verdict(target, "not measured", None))
             continue
-        out.append(Verdict(target, f"lowest {worst[0]:.2f}x ({worst[1]})", worst[0] >= goal))
+        worst, where = min(ratios)
+        out.append(Verdict(target, f"lowest {worst:.2f}x ({where})", worst >= goal))
+    for variant, route, goal_us in STORE_CPU_TARGETS:
+        target = f"{LABELS[variant]}: the store's own CPU ≤ {goal_us} µs per `{route}`"
+        spent = [
+            cpu.store_us
+            for server in SERVERS
+            if (cpu := results.cpu_median(server, route, variant)) and cpu.store_us is not None
+        ]
+        if not spent:
+            out.append(Verdict(target, "not measured", None))
+            continue
+        out.append(Verdict(target, f"highest {max(spent):.0f} µs", max(spent) <= goal_us))
     for variant in ("sk-sqlite", "sk-redis", "sk-kv"):
         if variant in results.writes:
             n = results.writes[variant][0]
@@ -285,8 +352,13 @@ METHOD = """\
 - Servers: Granian `--interface wsgi --workers 1` (its default thread pool) and gunicorn
   `--workers 2 --worker-class sync`, each serving `bench/app.py` (same routes for every
   variant), pinned to core 0 with `taskset`; wrk, redis-server, the KV service and this
-  driver run on core 1. All variants run side by side on their own ports; each wrk run
-  takes the next variant in turn (A B C ... A B C ...), medians over the rounds.
+  driver run on core 1. CPU per request: the app server's process tree (every thread of
+  the server and its workers, from `/proc/<pid>/task/*/schedstat`, nanoseconds on the
+  CPU) over each wrk run, divided by the requests wrk completed; the store's own process
+  (redis-server, the KV service) likewise. Other jobs slow a run but add nothing to its
+  CPU, so these figures hold where req/s swings. All variants run side by side on their
+  own ports; each wrk run takes the next variant in turn (A B C ... A B C ...), medians
+  over the rounds.
 - Load: `wrk -t1` over a pool of session cookies made by one `/incr` each, rotated per
   request by a Lua script; p50/p99 from wrk's latency histogram (Lua `done()` hook).
   "none" opens no session (it gets the Flask cookie pool's cookies and never reads them).
@@ -323,7 +395,14 @@ def render(results: Results) -> str:
     sections = [
         ("Targets", verdict_table(results), True),
         (
-            "Throughput: req/s (x Flask cookie / x none), medians of the rounds",
+            "Server CPU per request, µs (x Flask cookie: its µs over the variant's; "
+            "higher is better), medians of the rounds",
+            cpu_summary(results),
+            bool(results.cpu),
+        ),
+        (
+            "Throughput (secondary: it swings with other jobs on the machine): req/s "
+            "(x Flask cookie / x none), medians of the rounds",
             throughput_summary(results),
             bool(results.throughput),
         ),

@@ -35,6 +35,7 @@ from procs import (
     SERVER_CPU,
     SERVERS,
     Proc,
+    cpu_seconds,
     pin,
     start_app,
     start_kv,
@@ -42,7 +43,7 @@ from procs import (
     wait_app,
 )
 from races import lost_updates
-from report import ROUTES, Results, render
+from report import ROUTES, Cpu, Results, render
 from writes import Counter, RedisWrites, SqliteWrites, read_only_writes
 
 from sessionkeeper.stores.http import HttpStore
@@ -169,14 +170,43 @@ class Bench:
             for server in SERVERS:
                 for route in args.routes:
                     for variant in args.variants:
-                        result = self._wrk(server, route, variant, specs, args.duration)
-                        cell = self.results.throughput.setdefault((server, route, variant), [])
-                        cell.append(result)
+                        result, cpu = self._measured(server, route, variant, specs)
+                        key = (server, route, variant)
+                        self.results.throughput.setdefault(key, []).append(result)
+                        self.results.cpu.setdefault(key, []).append(cpu)
+                        store = "" if cpu.store_us is None else f", store {cpu.store_us:.0f} us"
                         log(
                             f"round {round_}/{args.rounds} {server} {route} {variant}: "
-                            f"{result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, "
-                            f"p99 {result.p99_ms:.2f} ms, errors {result.errors}"
+                            f"{cpu.server_us:.0f} us/request{store}, {result.rps:.0f} req/s, "
+                            f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+                            f"errors {result.errors}"
                         )
+
+    def store_pid(self, variant: str) -> int | None:
+        """The process of the store a variant's app uses, if it has one of its own."""
+        if variant in ("fs-redis", "sk-redis", "sk-redis-cache"):
+            return self.redis.popen.pid
+        if variant == "sk-kv":
+            return self.kv.popen.pid
+        return None
+
+    def _measured(
+        self,
+        server: str,
+        route: str,
+        variant: str,
+        specs: dict[tuple[str, str, str], list[Spec]],
+    ) -> tuple[WrkResult, Cpu]:
+        """One wrk run, and the CPU the app server (and its store) spent per request."""
+        app_pid, store_pid = self.apps[server, variant].popen.pid, self.store_pid(variant)
+        app_before = cpu_seconds(app_pid)
+        store_before = cpu_seconds(store_pid) if store_pid is not None else 0.0
+        result = self._wrk(server, route, variant, specs, self.args.duration)
+        app_spent = cpu_seconds(app_pid) - app_before
+        store_us = None
+        if store_pid is not None:
+            store_us = (cpu_seconds(store_pid) - store_before) * 1e6 / max(result.requests, 1)
+        return result, Cpu(app_spent * 1e6 / max(result.requests, 1), store_us)
 
     def _wrk(
         self,
@@ -341,7 +371,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     quick = args.quick
     args.rounds = args.rounds or (1 if quick else 3)
-    args.duration = args.duration or (2 if quick else 3)
+    args.duration = args.duration or (2 if quick else 4)
     args.growth_max = args.growth_max or (4 if quick else 6)
     args.warmup = 1
     args.loads = 1000 if quick else 3000
@@ -371,6 +401,7 @@ def save(results: Results, text: str) -> Path:
         "meta": results.meta,
         "settings": results.settings,
         "throughput": {" ".join(k): [asdict(r) for r in v] for k, v in results.throughput.items()},
+        "cpu": {" ".join(k): [asdict(c) for c in v] for k, v in results.cpu.items()},
         "lost": {" ".join(k): asdict(v) for k, v in results.lost.items()},
         "writes": results.writes,
         "kv": {k: asdict(v) for k, v in results.kv.items()},

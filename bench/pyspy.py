@@ -1,6 +1,6 @@
 """Profile one variant under load with py-spy: where a request's time goes.
 
-``python bench/profile.py sk-redis /read`` serves the variant under Granian
+``python bench/pyspy.py sk-redis /read`` serves the variant under Granian
 (1 worker, pinned to the server core), loads it with wrk over 64 sessions, samples
 the worker with ``py-spy record --gil --format raw``, and prints the functions
 holding the most samples: inclusive (anywhere on the stack) and self (at the top).
