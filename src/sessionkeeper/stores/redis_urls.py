@@ -31,6 +31,7 @@ from redis.sentinel import Sentinel
 
 from ..errors import ConfigError, StoreError, StoreUnavailable
 from .redis_wait import DEFAULT_WAIT_TIMEOUT
+from .urls import redact
 
 __all__ = ["Client", "build_client", "translated", "wait_options"]
 
@@ -91,7 +92,7 @@ def wait_options(url: str, timeout: float) -> tuple[str, int, float]:
         if name not in ("wait", "wait_timeout"):
             rest.append(item)
         elif name in found:
-            raise ConfigError(f"{name}= is given twice in Redis URL {url!r}")
+            raise ConfigError(f"{name}= is given twice in Redis URL {redact(url)!r}")
         else:
             found[name] = unquote(value)
     wait, wait_timeout = found.get("wait", "0"), found.get("wait_timeout")
@@ -131,7 +132,7 @@ def build_client(
             pool = client.connection_pool
             pool.connection_class(**pool.connection_kwargs)  # unknown query options fail now
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"bad Redis URL {url!r}: {exc}") from exc
+            raise ConfigError(f"bad Redis URL {redact(url)!r}: {exc}") from exc
         return client, None
     if parts.query:
         raise ConfigError(f"{scheme}:// URLs take no query options; hand in a client instead")
@@ -156,7 +157,7 @@ def build_client(
         service, _, db = parts.path.strip("/").partition("/")
         if not service or not (db or "0").isdigit():
             raise ConfigError(
-                f"bad Sentinel URL {url!r}: expected redis+sentinel://host:port/service[/db]"
+                f"bad Sentinel URL {redact(url)!r}: expected redis+sentinel://host:port/service[/db]"
             )
         sentinel = Sentinel(  # type: ignore[no-untyped-call]
             nodes, sentinel_kwargs={"retry": _no_retry(), **socket}, **socket
@@ -170,4 +171,4 @@ def build_client(
                 client.close()
 
         return primary, close_sentinels
-    raise ConfigError(f"not a Redis URL: {url!r}")
+    raise ConfigError(f"not a Redis URL: {redact(url)!r}")
