@@ -49,7 +49,7 @@ def build_app(store: Store, clock: Any, **config: Any) -> Flask:
 def open_session(app: Flask, cookie: str) -> ServerSession:
     """Open (not yet load) a session as a request carrying ``cookie`` would."""
     with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
-        opened = app.session_interface.open_session(app, request)
+        opened = app.session_interface.open_session(app, request._get_current_object())  # type: ignore[attr-defined]
     assert isinstance(opened, ServerSession)
     return opened
 

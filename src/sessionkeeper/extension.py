@@ -60,7 +60,8 @@ class SessionKeeper:
                 idle_timeout=settings.idle_timeout,
                 tagger=interface.serializer,
             )
-            app.teardown_request(release_held_locks)
+            if settings.locking:  # else registered with the first lock (@locked views)
+                app.teardown_request(release_held_locks)
         app.session_interface = interface
         app.extensions["sessionkeeper"] = KeeperState(interface, settings, store, admin)
         app.register_error_handler(StoreError, unavailable_response)

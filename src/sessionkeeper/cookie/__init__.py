@@ -13,16 +13,20 @@ from flask.sessions import SecureCookieSessionInterface
 from .base import (
     CheckedSerializer,
     CookieDefaults,
+    add_vary_cookie,
     check_cookie_settings,
     client_address,
+    cookie_value,
     security_log,
 )
 
 __all__ = [
     "CookieDefaults",
     "SignedCookieSessionInterface",
+    "add_vary_cookie",
     "check_cookie_settings",
     "client_address",
+    "cookie_value",
     "security_log",
 ]
 

@@ -6,7 +6,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from flask import Flask, Response, has_request_context, request
+from flask import Flask, Request, Response, has_request_context, request
 from flask.sessions import SessionInterface
 from itsdangerous import BadData, BadSignature
 from werkzeug.http import dump_cookie
@@ -16,8 +16,10 @@ from ..errors import ConfigError, CookieTooLarge
 __all__ = [
     "CheckedSerializer",
     "CookieDefaults",
+    "add_vary_cookie",
     "check_cookie_settings",
     "client_address",
+    "cookie_value",
     "security_log",
 ]
 
@@ -31,6 +33,34 @@ _SOME_DATE: Final = datetime(2000, 1, 1, tzinfo=UTC)
 def client_address() -> str:
     """The peer address of the current request, for security log lines."""
     return (request.remote_addr or "-") if has_request_context() else "-"
+
+
+def cookie_value(request: Request, name: str) -> str | None:
+    """The value of cookie ``name`` (the first one), or None; parses only what it needs.
+
+    Werkzeug parses every cookie of the request into a MultiDict; a session
+    needs one of them, so a plain value is cut out of the header directly.
+    Quoted values, and requests whose cookies were already parsed, go through
+    Werkzeug.
+    """
+    if "cookies" in request.__dict__:  # parsed already (a cached property)
+        return request.cookies.get(name) or None
+    for part in request.environ.get("HTTP_COOKIE", "").split(";"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip() == name:
+            value = value.strip()
+            if value.startswith('"'):
+                return request.cookies.get(name) or None
+            return value or None
+    return None
+
+
+def add_vary_cookie(response: Response) -> None:
+    """Add ``Vary: Cookie``: the answer depends on the session (Flask CVE-2023-30861)."""
+    if "Vary" in response.headers:
+        response.vary.add("Cookie")
+    else:
+        response.headers["Vary"] = "Cookie"
 
 
 class CookieDefaults(SessionInterface):
@@ -67,7 +97,7 @@ class CookieDefaults(SessionInterface):
         if len(header) > self.max_cookie_size:
             raise CookieTooLarge(len(header), self.max_cookie_size)
         response.headers.add("Set-Cookie", header)
-        response.vary.add("Cookie")
+        add_vary_cookie(response)
 
     def delete_session_cookie(self, app: Flask, response: Response) -> None:
         """Expire the session cookie with the same attributes it was set with."""
@@ -80,7 +110,7 @@ class CookieDefaults(SessionInterface):
             samesite=self.get_cookie_samesite(app),
             partitioned=self.get_cookie_partitioned(app),
         )
-        response.vary.add("Cookie")
+        add_vary_cookie(response)
 
 
 def check_cookie_settings(app: Flask, interface: CookieDefaults) -> None:

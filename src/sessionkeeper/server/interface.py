@@ -9,15 +9,21 @@ once per ``SESSION_TOUCH_INTERVAL``.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from flask import Flask, Request, Response, current_app, g, has_app_context, has_request_context
-from flask import request as current_request
+from flask import Flask, Request, Response, current_app, g, has_app_context
 from flask.sessions import SessionMixin, session_json_serializer
 
 from ..config import Settings
-from ..cookie import CookieDefaults, client_address, security_log
+from ..cookie import (
+    CookieDefaults,
+    add_vary_cookie,
+    client_address,
+    cookie_value,
+    security_log,
+)
 from ..errors import ConfigError, CorruptRecord, SessionError, StoreError
 from ..stores.base import Store
 from .changes import Outcome, Stored
@@ -29,7 +35,7 @@ from .saving import Saver
 from .session import Loaded, ServerSession
 from .unavailable import fail_response
 
-__all__ = ["ServerSessionInterface", "release_held_locks"]
+__all__ = ["ServerSessionInterface", "release_held_locks", "watch_teardown"]
 
 log = logging.getLogger("sessionkeeper")
 _HELD: str = "_sessionkeeper_locks"
@@ -55,8 +61,7 @@ class ServerSessionInterface(CookieDefaults):
     # Flask hooks -----------------------------------------------------------------------
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        cookie = request.cookies.get(self.get_cookie_name(app)) or None
-        return ServerSession(self, cookie, self.signer_for(app))
+        return ServerSession(self, app, request)  # read nothing until the view asks
 
     def signer_for(self, app: Flask) -> IdSigner:
         """The id signer for the app's current keys, as Flask reads them on every request."""
@@ -71,7 +76,7 @@ class ServerSessionInterface(CookieDefaults):
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, ServerSession) or not session.accessed:
             return
-        response.vary.add("Cookie")
+        add_vary_cookie(response)
         if not session.loaded:
             return  # loading failed; the view's error response stands
         pending = session.pending(self.serializer)
@@ -102,14 +107,15 @@ class ServerSessionInterface(CookieDefaults):
 
     # Loading ---------------------------------------------------------------------------
 
-    def load(self, cookie: str | None, signer: IdSigner) -> Loaded:
+    def load(self, app: Flask, request: Request) -> Loaded:
         """Read a session; a cookie or record that fails any check gives an empty one."""
         now = self.clock()
-        sid = self.verify(cookie, signer) if cookie else None
+        cookie = cookie_value(request, self.get_cookie_name(app))
+        sid = self.verify(cookie, self.signer_for(app)) if cookie else None
         if sid is None:
             return Loaded({}, now)
         key = self.keys.record_of(sid)
-        lock = self._acquire(hash_id(sid)) if self._wants_lock() else None
+        lock = self._acquire(app, hash_id(sid)) if self._wants_lock(app, request) else None
         try:
             found = self.store.get(key)
         except StoreError:
@@ -141,22 +147,21 @@ class ServerSessionInterface(CookieDefaults):
 
     # Locking ---------------------------------------------------------------------------
 
-    def _wants_lock(self) -> bool:
+    def _wants_lock(self, app: Flask, request: Request) -> bool:
         if self.settings.locking:
             return True
-        if not has_request_context():
-            return False
-        views = current_app.view_functions
+        views = app.view_functions
         count, endpoints = self._locked_views
         if count != len(views):  # routes are only added before the first request
             endpoints = frozenset(name for name, view in views.items() if is_locked(view))
             self._locked_views = (len(views), endpoints)
-        return bool(endpoints) and current_request.endpoint in endpoints
+        return bool(endpoints) and request.endpoint in endpoints
 
-    def _acquire(self, id_hash: str) -> HeldLock:
+    def _acquire(self, app: Flask, id_hash: str) -> HeldLock:
         lock = self.locker.acquire(id_hash)
         if has_app_context():  # released at teardown if the save never runs
             g.setdefault(_HELD, set()).add(lock)
+            watch_teardown(app)
         return lock
 
     def _release(self, lock: HeldLock | None) -> None:
@@ -168,6 +173,25 @@ class ServerSessionInterface(CookieDefaults):
 def release_held_locks(exc: BaseException | None = None) -> None:
     """Release locks the request still holds (its save never ran); a teardown hook."""
     interface = current_app.session_interface
-    if isinstance(interface, ServerSessionInterface):
-        for lock in g.pop(_HELD, set()):
+    held = g.pop(_HELD, None)
+    if held and isinstance(interface, ServerSessionInterface):
+        for lock in held:
             interface.locker.release(lock)
+
+
+_registering = threading.Lock()
+
+
+def watch_teardown(app: Flask) -> None:
+    """Release held locks at teardown, registered with the app's first lock.
+
+    Apps that never lock pay nothing at teardown. ``teardown_request_funcs`` is
+    Flask's documented registry; appending to it is what ``teardown_request``
+    does, minus the check that refuses setup once requests have started.
+    """
+    funcs = app.teardown_request_funcs.get(None, [])
+    if release_held_locks not in funcs:
+        with _registering:
+            funcs = app.teardown_request_funcs.setdefault(None, [])
+            if release_held_locks not in funcs:
+                funcs.append(release_held_locks)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from flask import Flask, Request
 from flask.sessions import SessionMixin
 
 from .changes import Pending, Stored
-from .ids import IdSigner
 from .locking import HeldLock
 from .record import Tagger
 
 __all__ = ["Loaded", "Loader", "ServerSession"]
+
+#: Values that are their own tagged form (Flask's tagger would check every tag to say so).
+_PLAIN: Final = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(slots=True)
@@ -37,16 +40,16 @@ class Loader(Protocol):
 
     clock: Callable[[], float]
 
-    def load(self, cookie: str | None, signer: IdSigner) -> Loaded: ...
+    def load(self, app: Flask, request: Request) -> Loaded: ...
 
 
 class ServerSession(SessionMixin):
     """Flask's ``session`` for server-side stores; reads the store on first use."""
 
-    def __init__(self, loader: Loader, cookie: str | None, signer: IdSigner) -> None:
+    def __init__(self, loader: Loader, app: Flask, request: Request) -> None:
         self._loader = loader
-        self._cookie = cookie
-        self._signer = signer
+        self._app = app
+        self._request = request
         self._loaded: Loaded | None = None
         self._user: str | None = None
         self.accessed = False
@@ -57,7 +60,7 @@ class ServerSession(SessionMixin):
     def _state(self) -> Loaded:
         if self._loaded is None:
             self.accessed = True
-            self._loaded = loaded = self._loader.load(self._cookie, self._signer)
+            self._loaded = loaded = self._loader.load(self._app, self._request)
             self.new = loaded.stored is None
             self._user = None if loaded.stored is None else loaded.stored.record.user
         return self._loaded
@@ -152,7 +155,7 @@ class ServerSession(SessionMixin):
         state = self._state
         return Pending(
             stored=state.stored,
-            data={k: tagger.tag(v) for k, v in state.data.items()},
+            data={k: v if type(v) in _PLAIN else tagger.tag(v) for k, v in state.data.items()},
             created=state.created,
             user=self._user,
             discard=tuple(state.discard),
