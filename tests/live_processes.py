@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -26,18 +27,27 @@ BIN = Path(sys.executable).parent
 
 @dataclass
 class LiveProcess:
-    """A server process answering HTTP on ``port``; ``argv`` may use ``{port}``."""
+    """A server process answering on ``port`` (HTTPS with ``tls``); ``argv`` may use ``{port}``."""
 
     argv: list[str]
     log: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
         """The base URL of the server."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
+
+    def connection(self, timeout: float = 5) -> http.client.HTTPConnection:
+        """Open a connection to the server (over TLS with ``tls``)."""
+        if self.tls is not None:
+            return http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout, context=self.tls
+            )
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def start(self) -> LiveProcess:
         """Start (or restart, on the same port) and wait until it answers ``/healthz``."""
@@ -64,10 +74,12 @@ class LiveProcess:
     def _answers(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"{self.argv[0]} exited:\n{self.log.read_text()[-2000:]}")
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+        connection = self.connection(timeout=1)
         try:
             connection.request("GET", "/healthz")
-            return connection.getresponse().status == 200
+            with connection.getresponse() as answer:
+                answer.read()
+                return answer.status == 200
         except OSError:
             return False
         finally:
@@ -110,11 +122,17 @@ def _group_alive(pgid: int) -> bool:
     return True
 
 
-def kv_service(directory: Path, store_url: str) -> LiveProcess:
-    """Return (not yet started) ``sessionkeeper kv serve`` over ``store_url``."""
+def kv_service(
+    directory: Path,
+    store_url: str,
+    *options: str,
+    env: dict[str, str] | None = None,
+    tls: ssl.SSLContext | None = None,
+) -> LiveProcess:
+    """Return (not yet started) ``sessionkeeper kv serve`` over ``store_url``, with ``options``."""
     directory.mkdir(parents=True, exist_ok=True)
     argv = [str(BIN / "sessionkeeper"), "kv", "serve", "--port", "{port}", "--store", store_url]
-    return LiveProcess(argv, directory / "kv.log")
+    return LiveProcess([*argv, *options], directory / "kv.log", env or {}, tls=tls)
 
 
 def session_app(directory: Path, store_url: str, secret: str) -> LiveProcess:

@@ -64,10 +64,11 @@ def test_prefix_listing_in_key_order(client: FlaskClient) -> None:
     assert client.get("/").get_json() == {"keys": ["other", "user:a", "user:b"]}
 
 
-def test_form_encoded_post_sets_strings(client: FlaskClient) -> None:
-    response = client.post("/", data={"foo": "bar", "n": "1"})
+def test_form_encoded_post_sets_strings_with_a_token(locked: FlaskClient) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    response = locked.post("/", data={"foo": "bar", "n": "1"}, headers=auth)
     assert response.get_json() == {"foo": "bar", "n": "1"}
-    assert client.get("/n").get_json() == {"n": "1"}
+    assert locked.get("/n", headers=auth).get_json() == {"n": "1"}
 
 
 def test_accept_text_plain_still_gets_json(client: FlaskClient) -> None:
@@ -311,10 +312,11 @@ def test_value_over_the_limit_is_413_and_nothing_is_written(client: FlaskClient)
     assert client.post("/", json={"b": big[:-2]}).status_code == 200
 
 
-def test_body_over_the_limit_is_413(client: FlaskClient) -> None:
+def test_body_over_the_limit_is_413(client: FlaskClient, locked: FlaskClient) -> None:
     body = json.dumps({f"k{i}": "x" * 1_000_000 for i in range(5)})
     assert_json_error(client.post("/", data=body, content_type="application/json"), 413)
-    assert_json_error(client.post("/", data={"k": "x" * (5 << 20)}), 413)
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert_json_error(locked.post("/", data={"k": "x" * (5 << 20)}, headers=auth), 413)
 
 
 def test_limits_are_configurable(kv_store: MemoryStore) -> None:

@@ -21,10 +21,11 @@ from conftest import FakeClock
 from kv_servers import serve_for
 from sessionkeeper.cli import main
 from sessionkeeper.errors import StoreError
-from sessionkeeper.kv import cli as kv_cli
-from sessionkeeper.kv.server import is_loopback, redact
+from sessionkeeper.kv import dump as kv_dump
+from sessionkeeper.kv.guard import is_loopback
 from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.stores.memory import MemoryStore
+from sessionkeeper.stores.urls import redact
 
 TOKEN = "dump-token"
 START_TIMEOUT = 20.0
@@ -48,7 +49,7 @@ def served(request: pytest.FixtureRequest, clock: FakeClock) -> str:
 
 
 def test_dump_prints_every_key_and_value(runner: CliRunner, served: str) -> None:
-    result = runner.invoke(main, ["dump", served, "--token", TOKEN])
+    result = runner.invoke(main, ["dump", served], env={"KV_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "a: 1",
@@ -58,7 +59,7 @@ def test_dump_prints_every_key_and_value(runner: CliRunner, served: str) -> None
     ]
 
 
-def test_dump_json_and_prefix(runner: CliRunner, served: str) -> None:
+def test_dump_json_and_prefix(runner: CliRunner, served: str, tmp_path: Path) -> None:
     result = runner.invoke(main, ["dump", served, "--json"], env={"KV_TOKEN": TOKEN})
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {
@@ -67,21 +68,24 @@ def test_dump_json_and_prefix(runner: CliRunner, served: str) -> None:
         "bin": {"$b64": "/w=="},
         "sess:x": {"n": 1},
     }
-    result = runner.invoke(main, ["dump", served, "--json", "--prefix", "sess:", "--token", TOKEN])
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN + "\n")
+    with_file = ["--token-file", str(token_file)]
+    result = runner.invoke(main, ["dump", served, "--json", "--prefix", "sess:", *with_file])
     assert json.loads(result.output) == {"sess:x": {"n": 1}}
-    result = runner.invoke(main, ["dump", served, "--json", "--prefix", "none", "--token", TOKEN])
+    result = runner.invoke(main, ["dump", served, "--json", "--prefix", "none", *with_file])
     assert json.loads(result.output) == {}
 
 
 def test_dump_pages_through_large_services(
     runner: CliRunner, served: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(kv_cli, "PAGE", 2)
+    monkeypatch.setattr(kv_dump, "PAGE", 2)
     store = HttpStore(served, token=TOKEN)
     for i in range(7):
         store.set(f"p{i}", b"%d" % i)
     store.close()
-    result = runner.invoke(main, ["dump", served, "--prefix", "p", "--token", TOKEN])
+    result = runner.invoke(main, ["dump", served, "--prefix", "p"], env={"KV_TOKEN": TOKEN})
     assert result.output.splitlines() == [f"p{i}: {i}" for i in range(7)]
 
 
@@ -89,8 +93,7 @@ def test_dump_pages_through_large_services(
 def test_dump_with_a_bad_token_fails_clearly(
     runner: CliRunner, served: str, token: str | None
 ) -> None:
-    args = ["dump", served] + ([] if token is None else ["--token", token])
-    result = runner.invoke(main, args)
+    result = runner.invoke(main, ["dump", served], env={"KV_TOKEN": token})
     assert result.exit_code == 1
     assert "refused the token" in result.output and "Traceback" not in result.output
 

@@ -2,34 +2,35 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
+from typing import Final
 
-from flask import Flask, Response, request
-from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import HTTPException, PreconditionFailed, Unauthorized
+from flask import Flask, Response
+from werkzeug.exceptions import HTTPException, PreconditionFailed
 from werkzeug.routing import PathConverter
 
 from ..errors import Conflict, StoreError
 from ..stores import Store, store_from_url
 from ..stores.sqlite import SqliteStore
+from .guard import authenticate
 from .state import (
     DEFAULT_STORE_PATH,
     EXTENSION,
     MAX_BODY_BYTES,
     MAX_KEY_BYTES,
+    MAX_POST_KEYS,
     MAX_VALUE_BYTES,
-    PUBLIC_ENDPOINTS,
     KvState,
     Limits,
     json_response,
-    state,
 )
 from .views import bp
 
-__all__ = ["create_app"]
+__all__ = ["UNAVAILABLE", "create_app"]
 
 logger = logging.getLogger("sessionkeeper.kv")
+#: The message of every 503: what failed goes to the log, never to the client.
+UNAVAILABLE: Final = "the store failed; try again shortly"
 
 
 class KeyConverter(PathConverter):
@@ -45,47 +46,38 @@ def create_app(
     max_key_bytes: int = MAX_KEY_BYTES,
     max_value_bytes: int = MAX_VALUE_BYTES,
     max_body_bytes: int = MAX_BODY_BYTES,
+    max_post_keys: int = MAX_POST_KEYS,
+    allow_remote_without_token: bool = False,
 ) -> Flask:
     """Build the service around ``store`` (a Store, a store URL, or None for ``kv.sqlite3``).
 
     With ``token`` every route but ``/healthz`` and ``/openapi.json`` needs
-    ``Authorization: Bearer <token>``. The caller owns ``store`` and closes it.
+    ``Authorization: Bearer <token>``. Without one the service answers only this
+    machine: requests from and addressed to loopback, sent by no page of another
+    site, writing JSON (see :mod:`.guard`); ``allow_remote_without_token=True``
+    drops the first two checks, handing every session to whoever can connect.
+    The caller owns ``store`` and closes it.
     """
+    limits = Limits(max_key_bytes, max_value_bytes, max_body_bytes, max_post_keys)
+    if min(max_key_bytes, max_value_bytes, max_body_bytes, max_post_keys) < 1:
+        raise ValueError(f"limits must be positive, got {limits}")
     if store is None:
         store = SqliteStore(DEFAULT_STORE_PATH)
     elif isinstance(store, str):
         store = store_from_url(store)
-    limits = Limits(max_key_bytes, max_value_bytes, max_body_bytes)
-    if min(limits.max_key_bytes, limits.max_value_bytes, limits.max_body_bytes) < 1:
-        raise ValueError(f"limits must be positive, got {limits}")
 
     app = Flask("sessionkeeper.kv")
     app.config["MAX_CONTENT_LENGTH"] = limits.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = limits.max_body_bytes
     app.url_map.merge_slashes = False  # "a//b" is a key of its own, not a redirect
     app.url_map.converters["key"] = KeyConverter
-    app.extensions[EXTENSION] = KvState(store, token or None, limits)
+    app.extensions[EXTENSION] = KvState(store, token or None, limits, allow_remote_without_token)
     app.register_blueprint(bp)
-    app.before_request(_authenticate)
+    app.before_request(authenticate)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(StoreError, _store_error)
     app.register_error_handler(Conflict, _conflict)
     return app
-
-
-def _authenticate() -> None:
-    token = state().token
-    if token is None or request.endpoint in PUBLIC_ENDPOINTS:
-        return
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    # Header text arrives latin-1 decoded; encoding it back yields the bytes that were sent.
-    sent = given.strip().encode("latin-1", "replace")
-    if scheme.lower() == "bearer" and hmac.compare_digest(sent, token.encode("utf-8")):
-        return
-    challenge = WWWAuthenticate("bearer", {"realm": "kv"})
-    if given:
-        challenge.parameters["error"] = "invalid_token"
-    raise Unauthorized("a valid bearer token is required", www_authenticate=challenge)
 
 
 def _http_error(exc: HTTPException) -> Response:
@@ -97,7 +89,7 @@ def _http_error(exc: HTTPException) -> Response:
 
 def _store_error(exc: StoreError) -> Response:
     logger.warning("store failed: %s", exc)
-    body = {"error": "Service Unavailable", "message": f"the store failed: {exc}", "status": 503}
+    body = {"error": "Service Unavailable", "message": UNAVAILABLE, "status": 503}
     return json_response(body, 503, {"Retry-After": "1"})
 
 

@@ -15,7 +15,8 @@ from .openapi_parts import (
     param,
     ref,
 )
-from .params import MAX_PAGE
+from .params import DEFAULT_PAGE, MAX_PAGE
+from .state import MAX_POST_KEYS
 
 __all__ = ["document"]
 
@@ -30,6 +31,7 @@ TTL = [ref("parameters", "ttl"), ref("parameters", "KV-TTL")]
 COMMON = {
     "400": ref("responses", "BadRequest"),
     "401": ref("responses", "Unauthorized"),
+    "403": ref("responses", "Forbidden"),
     "503": ref("responses", "Unavailable"),
 }
 ONE_KEY = {
@@ -83,12 +85,17 @@ LIST = {
         param("prefix", "query", "Only keys starting with this."),
         param("after", "query", "Only keys after this one (the previous page's next)."),
         param(
-            "limit", "query", f"Page size (at most {MAX_PAGE}); answers then have next.", **LIMIT
+            "limit",
+            "query",
+            f"Page size (at most {MAX_PAGE}; {DEFAULT_PAGE} when not given); answers then "
+            "have next. Without it, next appears only when there are more keys.",
+            **LIMIT,
         ),
     ],
     "responses": {
         "200": json_content(
-            "The keys (with next when limit or after is given), or {key: value} for ?key=.",
+            "The keys (with next when limit or after is given, or more keys follow), "
+            "or {key: value} for ?key=.",
             {
                 "type": "object",
                 "properties": {
@@ -106,8 +113,10 @@ LIST = {
 }
 WRITE = {
     "summary": "Set every key of the object to its value",
-    "description": "If-Match / If-None-Match need exactly one key. A value "
-    '{"$b64": "<base64>"} stores those bytes.',
+    "description": f"At most {MAX_POST_KEYS} keys per request (413 beyond; the limit is "
+    "configurable). If-Match / If-None-Match need exactly one key. A value "
+    '{"$b64": "<base64>"} stores those bytes. Form fields are taken only by a service '
+    "with a token.",
     "parameters": [*TTL, *CONDITIONS],
     "requestBody": {
         "required": True,
@@ -129,15 +138,22 @@ PUBLIC: dict[str, Any] = {"security": []}
 HEALTH = {
     **PUBLIC,
     "summary": "Health: 200 while the store answers",
-    "responses": {"200": json_content("Healthy.", {"type": "object"}), "503": COMMON["503"]},
+    "responses": {
+        "200": json_content("Healthy.", {"type": "object"}),
+        **{code: COMMON[code] for code in ("403", "503")},
+    },
 }
-SCHEMA = {**PUBLIC, "summary": "This document", "responses": {"200": json_content("OpenAPI.", {})}}
+SCHEMA = {
+    **PUBLIC,
+    "summary": "This document",
+    "responses": {"200": json_content("OpenAPI.", {}), "403": COMMON["403"]},
+}
 CLEARED = {"type": "object", "properties": {"cleared": {"type": "integer"}}}
 CLEAR = {
     "summary": "Remove expired records now (the store's clear_expired)",
     "responses": {
         "200": json_content("How many were removed.", CLEARED),
-        **{code: COMMON[code] for code in ("401", "503")},
+        **{code: COMMON[code] for code in ("401", "403", "503")},
     },
 }
 

@@ -79,6 +79,9 @@ COMPONENTS = {
             "The bearer token is missing or wrong.",
             headers={"WWW-Authenticate": {"schema": {"type": "string"}, "required": True}},
         ),
-        "Unavailable": error("The store failed."),
+        "Forbidden": error(
+            "Without a token: not from this machine, another site's page, or not JSON."
+        ),
+        "Unavailable": error("The store failed (a fixed message; the detail is logged)."),
     },
 }

@@ -15,6 +15,7 @@ from ..wire.codec import etag_to_version, version_to_etag
 from .state import state
 
 __all__ = [
+    "DEFAULT_PAGE",
     "MAX_PAGE",
     "MAX_TTL",
     "TTL_HEADER",
@@ -22,6 +23,7 @@ __all__ = [
     "conditional_delete",
     "scan_limit",
     "too_large",
+    "too_large_post",
     "ttl_param",
     "write_condition",
 ]
@@ -30,6 +32,8 @@ __all__ = [
 TTL_HEADER: Final = "KV-TTL"
 #: The most keys one listing page holds, whatever ``limit`` asks for.
 MAX_PAGE: Final = 1000
+#: The keys a listing holds when no ``limit`` is given (a ``next`` cursor says there are more).
+DEFAULT_PAGE: Final = 1000
 #: The longest TTL accepted, in seconds (about 31 years); longer is a client error.
 MAX_TTL: Final = 1e9
 _ONE_STRONG_ETAG = re.compile(r'"([^"]*)"')
@@ -40,6 +44,13 @@ DELETE_ATTEMPTS: Final = 8
 def too_large(what: str, size: int, limit: int) -> RequestEntityTooLarge:
     """Build the 413 that names what was too large and by how much."""
     return RequestEntityTooLarge(f"{what} is {size} bytes, over the {limit}-byte limit")
+
+
+def too_large_post(keys: int, limit: int) -> RequestEntityTooLarge:
+    """Build the 413 of a POST that sets more keys than one request may."""
+    return RequestEntityTooLarge(
+        f"the body sets {keys} keys, over the {limit}-key limit of one POST: send several"
+    )
 
 
 def check_key(key: str) -> None:

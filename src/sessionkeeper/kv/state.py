@@ -15,6 +15,7 @@ __all__ = [
     "EXTENSION",
     "MAX_BODY_BYTES",
     "MAX_KEY_BYTES",
+    "MAX_POST_KEYS",
     "MAX_VALUE_BYTES",
     "PUBLIC_ENDPOINTS",
     "KvState",
@@ -30,26 +31,34 @@ PUBLIC_ENDPOINTS: Final = frozenset({"kv.healthz", "kv.openapi"})
 MAX_KEY_BYTES: Final = 1024
 MAX_VALUE_BYTES: Final = 1 << 20
 MAX_BODY_BYTES: Final = 4 << 20
+#: The most keys one ``POST /`` may set: each is a store write, so a request's work stays bounded.
+MAX_POST_KEYS: Final = 1000
 #: The key of the service's state in ``app.extensions``.
 EXTENSION: Final = "sessionkeeper.kv"
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """Size limits, in bytes: a key (UTF-8), a stored value (its JSON), a request body."""
+    """Limits per request: bytes of a key (UTF-8), a value (its JSON), a body; keys per POST."""
 
     max_key_bytes: int = MAX_KEY_BYTES
     max_value_bytes: int = MAX_VALUE_BYTES
     max_body_bytes: int = MAX_BODY_BYTES
+    max_post_keys: int = MAX_POST_KEYS
 
 
 @dataclass(frozen=True, slots=True)
 class KvState:
-    """What the views need: the store, the token (None: no auth) and the limits."""
+    """What the views need: the store, the token (None: no auth) and the limits.
+
+    ``allow_remote`` lets a service without a token answer other machines: only
+    a factory told so in so many words sets it.
+    """
 
     store: Store
     token: str | None
     limits: Limits
+    allow_remote: bool = False
 
 
 def state() -> KvState:

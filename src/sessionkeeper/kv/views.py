@@ -12,11 +12,13 @@ from ..stores import Record
 from ..wire.codec import decode_value, encode_value, loads, version_to_etag
 from .openapi import document
 from .params import (
+    DEFAULT_PAGE,
     MAX_PAGE,
     check_key,
     conditional_delete,
     scan_limit,
     too_large,
+    too_large_post,
     ttl_param,
     write_condition,
 )
@@ -61,24 +63,20 @@ def clear_expired() -> Response:
 
 @bp.get("/")
 def list_or_read() -> Response:
-    """List keys (``prefix``, ``after``, ``limit``), or read the key given as ``?key=`` instead."""
+    """List keys (``prefix``, ``after``, ``limit``), or read the key given as ``?key=`` instead.
+
+    A page holds ``limit`` keys (at most :data:`MAX_PAGE`), else :data:`DEFAULT_PAGE`;
+    ``next`` is in the answer when there are more, or whenever ``limit`` or ``after`` is given.
+    """
     if "key" in request.args:
         return read(request.args["key"])
-    prefix = request.args.get("prefix", "")
-    after = request.args.get("after")
-    store = state().store
-    if "limit" in request.args:
-        keys, cursor = store.scan(prefix, after=after, limit=scan_limit(MAX_PAGE))
-        return json_response({"keys": keys, "next": cursor})
-    keys = []
-    while True:
-        page, after = store.scan(prefix, after=after, limit=MAX_PAGE)
-        keys.extend(page)
-        if after is None:
-            break
+    paged = "limit" in request.args or "after" in request.args
+    limit = scan_limit(MAX_PAGE) if "limit" in request.args else DEFAULT_PAGE
+    prefix, after = request.args.get("prefix", ""), request.args.get("after")
+    keys, cursor = state().store.scan(prefix, after=after, limit=limit)
     body: dict[str, Any] = {"keys": keys}
-    if "after" in request.args:
-        body["next"] = None
+    if paged or cursor is not None:
+        body["next"] = cursor
     return json_response(body)
 
 
@@ -90,6 +88,8 @@ def write() -> Response:
         items: dict[str, Any] = dict(request.form.items())
     else:
         items = _json_object(request.get_data(cache=False))
+    if len(items) > limits.max_post_keys:
+        raise too_large_post(len(items), limits.max_post_keys)
     ttl = ttl_param()
     conditional = "If-Match" in request.headers or "If-None-Match" in request.headers
     if conditional and len(items) != 1:
