@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from conftest import FakeClock
 from sessionkeeper.errors import Conflict
 from sessionkeeper.stores import ABSENT, Store
+from sessionkeeper.stores.memory import MemoryStore
 
 needs_clock = pytest.mark.needs_clock
 
@@ -438,3 +440,18 @@ def test_close_twice_is_safe(store: Store) -> None:
     store.set("k", b"v")
     store.close()
     store.close()
+
+
+def test_a_bounded_memory_store_drops_expired_records_then_the_oldest(clock: Any) -> None:
+    store = MemoryStore(clock=clock, max_entries=3)
+    store.set("short", b"", ttl=10)
+    store.set("a", b"")
+    store.set("b", b"")
+    clock.advance(11)
+    store.set("c", b"")  # "short" expired: it goes, nothing live is evicted
+    assert store.scan() == (["a", "b", "c"], None)
+    store.set("a", b"again")  # written again: now the newest
+    store.set("d", b"")  # full: the oldest written ("b") is evicted
+    assert store.scan() == (["a", "c", "d"], None)
+    with pytest.raises(ValueError, match="max_entries"):
+        MemoryStore(max_entries=0)

@@ -25,9 +25,18 @@ __all__ = ["MemoryStore"]
 
 
 class MemoryStore(Store):
-    """Keep records in a dict guarded by one lock; keys also kept sorted for ``scan``."""
+    """Keep records in a dict guarded by one lock; keys also kept sorted for ``scan``.
 
-    def __init__(self, *, clock: Clock = default_clock) -> None:
+    With ``max_entries`` the store holds at most that many records: a new key
+    first drops expired records from the oldest-written end, then evicts the
+    oldest-written record. Use it for counters and caches that must not grow
+    with the number of clients.
+    """
+
+    def __init__(self, *, clock: Clock = default_clock, max_entries: int | None = None) -> None:
+        if max_entries is not None and max_entries < 1:
+            raise ValueError("max_entries must be at least 1")
+        self._max_entries = max_entries
         self._clock = clock
         self._lock = threading.Lock()
         self._records: dict[str, Record] = {}
@@ -65,10 +74,25 @@ class MemoryStore(Store):
             if isinstance(if_version, str) and (current is None or current.version != if_version):
                 raise Conflict(key)
             version = str(next(self._versions))
-            if key not in self._records:
+            if key in self._records:
+                del self._records[key]  # written again: it moves to the newest end
+            else:
+                self._make_room()
                 bisect.insort(self._sorted, key)
             self._records[key] = Record(bytes(value), version, expiry(self._clock, ttl))
             return version
+
+    def _make_room(self) -> None:
+        """Keep a bounded store under its bound: expired records go first, then the oldest."""
+        if self._max_entries is None:
+            return
+        now = self._clock()
+        while self._records:
+            oldest, record = next(iter(self._records.items()))
+            expired = record.expires is not None and record.expires <= now
+            if not expired and len(self._records) < self._max_entries:
+                return
+            self._remove(oldest)
 
     def _remove(self, key: str) -> None:
         del self._records[key]

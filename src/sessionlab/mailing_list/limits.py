@@ -9,8 +9,8 @@ The counters live in the app's session store, so every worker and every app
 instance on that store shares them, under the session key prefix's stem plus
 ``-admin-login:`` (``session-admin-login:`` by default; the session listing does
 not see them). Each expires with its window, so the store drops it. In cookie
-mode there is no store: the counters are kept in a :class:`BoundedTable` in the
-process (at most ``max_entries``, oldest evicted), so each worker counts alone.
+mode there is no store: the counters are kept in a :class:`~sessionkeeper.MemoryStore`
+in the process (at most ``max_entries``, oldest evicted), so each worker counts alone.
 
 Each attempt counts twice, because keying on the client address alone locks out
 everyone behind it (a NAT, a proxy, 127.0.0.1) once one of them guesses wrong:
@@ -32,9 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from sessionkeeper import ABSENT, Conflict, Store
-
-from .table import BoundedTable
+from sessionkeeper import ABSENT, Conflict, MemoryStore, Store
 
 __all__ = ["LoginLimiter", "Slot"]
 
@@ -64,7 +62,9 @@ class LoginLimiter:
         clock: Callable[[], float] = time.time,
         max_entries: int = 10_000,
     ) -> None:
-        self.store: Store = store if store is not None else BoundedTable(max_entries, clock=clock)
+        self.store: Store = (
+            store if store is not None else MemoryStore(clock=clock, max_entries=max_entries)
+        )
         self.prefix, self.window, self.clock = prefix, window, clock
         self.attempts, self.address_attempts = attempts, address_attempts
 
