@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -10,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -123,7 +125,16 @@ def test_shipped_counter_cfg_uses_the_kv_service(
     monkeypatch.setenv("APP_CONFIG", str(LAB_FOLDER / "counter.cfg"))
     app = create_app(instance_path=tmp_path)
     assert app.config["SESSION_STORE"] == "http://127.0.0.1:5100"
+    token_file = tmp_path / "kv-token"  # created on first start, in the instance folder
+    assert app.config["SESSION_KV_TOKEN"] == token_file.read_text().strip()
+    assert token_file.stat().st_mode & 0o777 == 0o600
     SessionKeeper.state(app).store.close()  # type: ignore[union-attr]
+    again = create_app(instance_path=tmp_path)
+    assert again.config["SESSION_KV_TOKEN"] == app.config["SESSION_KV_TOKEN"]
+    SessionKeeper.state(again).store.close()  # type: ignore[union-attr]
+    cookie = create_app({"USE_SESSION_STORE": False}, instance_path=tmp_path / "cookie")
+    assert not (tmp_path / "cookie" / "kv-token").exists()  # no service, no token
+    assert cookie.config["SESSION_STORE"] == "cookie"
 
 
 def test_the_labs_curl_flow(
@@ -215,3 +226,66 @@ def test_procfile_runs_the_app_and_the_service(
     assert "Count: 1" in page
     assert (tmp_path / "kv.sqlite3").exists()  # the count went to the service's store
     assert _get(f"http://127.0.0.1:{base + 100}/healthz")
+    token_file = tmp_path / "instance" / "counter" / "kv-token"  # one token, made on first start
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(f"http://127.0.0.1:{base + 100}/?prefix=session:")
+    assert refused.value.code == 401
+    refused.value.close()
+    token = token_file.read_text().strip()
+    listing = urllib.request.Request(
+        f"http://127.0.0.1:{base + 100}/?prefix=session:",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    with urllib.request.urlopen(listing, timeout=2) as answer:
+        assert len(json.loads(answer.read())["keys"]) == 1
+    for pid in _descendants(process.pid):
+        assert token not in _cmdline(pid), "a token on a command line is visible to every user"
+
+
+def _descendants(pid: int) -> list[int]:
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process left meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        found.append(parent)
+        todo.extend(children.get(parent, []))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _lab(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "sessionlab.counter", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=60, env={**os.environ, **env}
+    )
+
+
+def test_a_bad_store_url_fails_in_one_line_before_serving(tmp_path: Path) -> None:
+    done = _lab(
+        "--port", "1", FLASK_SESSION_STORE="nosuch://:pw@x", SESSIONLAB_INSTANCE_PATH=str(tmp_path)
+    )
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, lines
+    assert lines[0].startswith("Error: unknown session store URL 'nosuch://:***@x'")
+
+
+def test_a_busy_port_fails_in_one_line_before_serving(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as holder:
+        port = str(holder.getsockname()[1])
+        done = _lab("--port", port, SESSIONLAB_INSTANCE_PATH=str(tmp_path))
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, lines
+    assert "in use by another program" in lines[0]
