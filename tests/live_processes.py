@@ -114,6 +114,31 @@ class LiveProcess:
                 os.killpg(self.process.pid, signal.SIGCONT)
 
 
+def descendants(pid: int) -> list[int]:
+    """Return ``pid`` and every process below it (children, their children...), alive now."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # the process left meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        found.append(parent)
+        todo.extend(children.get(parent, []))
+    return found
+
+
+def command_line(pid: int) -> str:
+    """Return the command line of ``pid`` as every local user can read it ("" once it left)."""
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import http.cookiejar
+import json
 import os
 import re
 import signal
@@ -11,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -21,6 +24,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from live_processes import command_line, descendants
 from sessionkeeper.cli import PLUGIN_GROUP, main
 from sessionlab.demo import free_port
 from sessionlab.demo.cli import demo as demo_command
@@ -31,8 +35,10 @@ START_TIMEOUT = 60.0
 class Demo:
     """A running ``sessionkeeper demo`` and everything it printed so far."""
 
-    def __init__(self, process: subprocess.Popen[str], port: int, kv_port: int) -> None:
-        self.process, self.port, self.kv_port = process, port, kv_port
+    def __init__(
+        self, process: subprocess.Popen[str], port: int, kv_port: int, instance: Path
+    ) -> None:
+        self.process, self.port, self.kv_port, self.instance = process, port, kv_port, instance
         self.lines: list[str] = []
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -66,7 +72,8 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     kv_port = free_port(0, {port})
     script = Path(sys.executable).with_name("sessionkeeper")
     command = [str(script), "demo", "--port", str(port), "--kv-port", str(kv_port)]
-    command += ["--instance-path", str(tmp_path / "instance")]
+    instance = tmp_path / "instance"
+    command += ["--instance-path", str(instance)]
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
@@ -75,7 +82,7 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
         cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    running = Demo(process, port, kv_port)
+    running = Demo(process, port, kv_port, instance)
     try:
         yield running
     finally:
@@ -99,9 +106,12 @@ def test_demo_serves_every_lab_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
 
-    def fetch(path: str, form: dict[str, str] | None = None) -> str:
+    def fetch(
+        path: str, form: dict[str, str] | None = None, headers: dict[str, str] | None = None
+    ) -> str:
         data = urllib.parse.urlencode(form).encode() if form is not None else None
-        with opener.open(demo.url + path, data=data, timeout=10) as answer:
+        asked = urllib.request.Request(demo.url + path, data=data, headers=headers or {})
+        with opener.open(asked, timeout=10) as answer:
             assert answer.status == 200, path
             return str(answer.read().decode())
 
@@ -118,18 +128,61 @@ def test_demo_serves_every_lab_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
     assert {cookie.name: cookie.path for cookie in jar if cookie.name.endswith("_session")} == {
         "paywall_session": "/paywall",
         "login_session": "/login",
-        "quest_session": "/quest",  # its form's CSRF token
-        "mailing_list_session": "/mailing-list",
         "counter_session": "/counter",
-    }
-    sessions = fetch("/sessions")
+    }  # the quest's and the mailing list's form pages keep their CSRF nonce out of the session
+    password = (demo.instance / "admin-password").read_text().strip()
+    admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()}
+    sessions = fetch("/sessions", headers=admin)
     assert "&#34;username&#34;: &#34;Homer&#34;" in sessions
     assert "&#34;count&#34;: 1" in sessions
-    assert "&#34;_csrf&#34;: &#34;(hidden)&#34;" in sessions
 
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(30) == 0
     assert not _listening(demo.port) and not _listening(demo.kv_port)
+
+
+def test_the_demo_shows_no_visitor_data_to_strangers_and_no_secret_to_local_users(
+    demo: Demo,
+) -> None:
+    demo.wait_for("Ready.")
+    visitor = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+    form = urllib.parse.urlencode({"username": "visitor@mail.example"}).encode()
+    with visitor.open(demo.url + "/login/login", data=form, timeout=10) as answer:
+        assert "visitor@mail.example" in answer.read().decode()
+
+    def stranger(headers: dict[str, str]) -> tuple[int, str, dict[str, str]]:
+        asked = urllib.request.Request(demo.url + "/sessions", headers=headers)
+        try:
+            with urllib.request.urlopen(asked, timeout=10) as answer:
+                return answer.status, answer.read().decode(), dict(answer.headers)
+        except urllib.error.HTTPError as refused:
+            with refused:
+                return refused.code, refused.read().decode(), dict(refused.headers)
+
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:guess").decode()}
+    for headers in ({}, wrong):
+        status, page, answer_headers = stranger(headers)
+        assert status == 401 and "visitor@mail.example" not in page and "username" not in page
+        assert answer_headers["WWW-Authenticate"].startswith("Basic ")
+
+    token = (demo.instance / "kv-token").read_text().strip()
+    password = (demo.instance / "admin-password").read_text().strip()
+    started = descendants(demo.process.pid)
+    assert len(started) >= 4  # the supervisor, the service (and its worker), gunicorn (and its)
+    for pid in started:
+        argv = command_line(pid)
+        assert token not in argv and password not in argv, argv
+    for name in ("kv-token", "admin-password", "secret-key"):
+        assert (demo.instance / name).stat().st_mode & 0o777 == 0o600, name
+
+    refused = urllib.request.Request(f"http://127.0.0.1:{demo.kv_port}/?prefix=session:")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(refused, timeout=10)
+    assert caught.value.code == 401
+    caught.value.close()
+    refused.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(refused, timeout=10) as answer:
+        assert json.loads(answer.read())["keys"]
 
 
 def test_demo_is_a_command_of_the_sessionkeeper_script_through_its_entry_point() -> None:

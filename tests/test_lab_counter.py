@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 
 import sessionlab.counter
 from lab_servers import Curl, server_side
+from live_processes import command_line, descendants
 from sessionkeeper import ConfigError, SessionKeeper
 from sessionkeeper.cli import main as sessionkeeper_cli
 from sessionlab.counter import DEFAULT_KV_URL, create_app
@@ -239,31 +240,8 @@ def test_procfile_runs_the_app_and_the_service(
     )
     with urllib.request.urlopen(listing, timeout=2) as answer:
         assert len(json.loads(answer.read())["keys"]) == 1
-    for pid in _descendants(process.pid):
-        assert token not in _cmdline(pid), "a token on a command line is visible to every user"
-
-
-def _descendants(pid: int) -> list[int]:
-    children = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # the process left meanwhile
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        found.append(parent)
-        todo.extend(children.get(parent, []))
-    return found
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return ""
+    for pid in descendants(process.pid):
+        assert token not in command_line(pid), "a token on a command line is visible to every user"
 
 
 def _lab(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

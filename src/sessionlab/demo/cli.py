@@ -23,6 +23,8 @@ def demo(port: int | None, kv_port: int | None, instance_path: str | None) -> No
     """Run the demo site (every lab) and the key-value service it keeps sessions in.
 
     Busy default ports are replaced by free ones; Ctrl-C stops both. The data is
-    kept in --instance-path, else in ./instance/demo ($SESSIONLAB_INSTANCE_PATH/demo).
+    kept in --instance-path, else in ./instance/demo ($SESSIONLAB_INSTANCE_PATH/demo),
+    with the service's token (kv-token) and the admin password (admin-password),
+    both made on first start and readable by their owner only.
     """
     raise SystemExit(run(port=port, kv_port=kv_port, instance_path=instance_path))

@@ -1,11 +1,15 @@
 """Run the demo: the key-value service and the site, started together and stopped together.
 
 Both run in their own process sessions, so Ctrl-C reaches only this
-supervisor, which stops them with SIGTERM and waits for them.
+supervisor, which stops them with SIGTERM and waits for them. The service's
+token and the admin password are kept in the instance folder (created 0600 on
+first start) and reach the processes through a file or the environment, never
+their command lines, which every local user can read.
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import socket
@@ -20,14 +24,20 @@ from typing import Final
 
 import click
 
+from sessionkeeper.kv import secret_file
+
 from ..common import instance_root
 from ..serve import gunicorn_command
+from .site import ADMIN_PASSWORD_ENVVAR, KV_TOKEN_ENVVAR
 
 __all__ = ["free_port", "run"]
 
 SITE_PORT: Final = 8000
 KV_PORT: Final = 5100
 START_TIMEOUT: Final = 30.0
+#: Files of the instance folder that hold the demo's secrets.
+KV_TOKEN_FILE: Final = "kv-token"  # noqa: S105 - a file name
+ADMIN_PASSWORD_FILE: Final = "admin-password"  # noqa: S105 - a file name
 
 
 def free_port(preferred: int, taken: set[int] | None = None) -> int:
@@ -77,14 +87,6 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
-def _admin_password(instance: Path) -> str:
-    path = instance / "admin-password"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(12) + "\n")
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def run(
     *, port: int | None = None, kv_port: int | None = None, instance_path: str | None = None
 ) -> int:
@@ -102,19 +104,34 @@ def run(
     processes: list[subprocess.Popen[bytes]] = []
     try:
         instance.mkdir(parents=True, exist_ok=True)
+        token = secret_file(instance / KV_TOKEN_FILE)
+        admin_password = secret_file(
+            instance / ADMIN_PASSWORD_FILE, lambda: secrets.token_urlsafe(12)
+        )
         kv_url = f"http://127.0.0.1:{kv_port}"
         kv_store = f"sqlite:///{instance / 'kv.sqlite3'}"
         kv_command = [sys.executable, "-m", "sessionkeeper", "kv", "serve"]
         kv_command += ["--host", "127.0.0.1", "--port", str(kv_port), "--store", kv_store]
-        processes.append(subprocess.Popen(kv_command, start_new_session=True))  # noqa: S603
-        admin_password = _admin_password(instance)
-        _prepare(kv_url, instance)
+        kv_command += ["--token-file", str(instance / KV_TOKEN_FILE)]
+        environment = {k: v for k, v in os.environ.items() if k != "KV_TOKEN"}
+        processes.append(
+            subprocess.Popen(kv_command, env=environment, start_new_session=True)  # noqa: S603
+        )
+        _prepare(kv_url, token, instance)
         _wait_ready(f"{kv_url}/healthz", processes[0], "key-value service")
-        spec = f"sessionlab.demo:create_site({kv_url!r}, {str(instance)!r}, {admin_password!r})"
+        spec = f"sessionlab.demo:create_site({kv_url!r}, {str(instance)!r})"
         site = gunicorn_command(spec, "127.0.0.1", site_port)
-        processes.append(subprocess.Popen(site, start_new_session=True))  # noqa: S603
+        secrets_env = {KV_TOKEN_ENVVAR: token, ADMIN_PASSWORD_ENVVAR: admin_password}
+        processes.append(
+            subprocess.Popen(  # noqa: S603
+                site, env={**environment, **secrets_env}, start_new_session=True
+            )
+        )
         _wait_ready(f"http://127.0.0.1:{site_port}/healthz", processes[1], "site")
-        click.echo(f"Ready. Mailing list admin password: {admin_password}. Ctrl-C stops.")
+        click.echo(
+            f"Ready. Admin password (mailing list admin, /sessions): {admin_password}. "
+            "Ctrl-C stops."
+        )
         sys.stdout.flush()
         while all(process.poll() is None for process in processes):
             time.sleep(0.2)
@@ -134,9 +151,10 @@ def run(
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _prepare(kv_url: str, instance: Path) -> None:
+def _prepare(kv_url: str, token: str, instance: Path) -> None:
     """Migrate and seed the paywall's database before any server process opens it."""
     from ..paywall import create_app, prepare_database
 
-    app = create_app({"SESSION_STORE": kv_url}, instance_path=instance / "paywall")
+    config = {"SESSION_STORE": kv_url, "SESSION_KV_TOKEN": token}
+    app = create_app(config, instance_path=instance / "paywall")
     prepare_database(app)

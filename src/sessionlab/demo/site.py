@@ -2,6 +2,12 @@
 
 Each lab keeps its sessions in the key-value service under its own key prefix
 and cookie (name and path), so the labs never read each other's sessions.
+
+The live sessions page shows what every visitor's session holds (an e-mail
+address, a user name), so it is behind the admin password (HTTP Basic, any user
+name): the page exists to show the data, and only who started the demo knows
+the password. Secrets come as arguments or from the environment
+(``SESSIONLAB_ADMIN_PASSWORD``, ``SESSION_KV_TOKEN``), never from a command line.
 """
 
 from __future__ import annotations
@@ -14,18 +20,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from sessionkeeper import SessionInfo, SessionKeeper
 
 from ..common import TEMPLATES, instance_secret_key
 
-__all__ = ["LABS", "Lab", "create_site"]
+__all__ = ["ADMIN_PASSWORD_ENVVAR", "KV_TOKEN_ENVVAR", "LABS", "Lab", "create_site"]
 
 SESSIONS_PER_LAB: Final = 50
+#: The environment variables :func:`create_site` reads the secrets from when not given them.
+ADMIN_PASSWORD_ENVVAR: Final = "SESSIONLAB_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
+KV_TOKEN_ENVVAR: Final = "SESSION_KV_TOKEN"  # noqa: S105 - a variable's name
 #: Session keys not shown on the live sessions page: the CSRF token older versions kept there.
 #: A session holding nothing else is not listed at all: it carries no real data.
 HIDDEN_KEYS: Final = frozenset({"_csrf"})
@@ -59,13 +70,24 @@ LABS: Final = (
 
 
 def create_site(
-    kv_url: str, instance_path: str, admin_password: str | None = None
+    kv_url: str,
+    instance_path: str,
+    admin_password: str | None = None,
+    kv_token: str | None = None,
 ) -> DispatcherMiddleware:
-    """Mount every lab, sessions in the KV service at ``kv_url``, on one WSGI app."""
+    """Mount every lab, sessions in the KV service at ``kv_url``, on one WSGI app.
+
+    ``admin_password`` (else ``$SESSIONLAB_ADMIN_PASSWORD``) opens the mailing
+    list's admin page and the live sessions page; ``kv_token`` (else
+    ``$SESSION_KV_TOKEN``) is the service's bearer token.
+    """
+    admin_password = admin_password or os.environ.get(ADMIN_PASSWORD_ENVVAR) or None
+    kv_token = kv_token or os.environ.get(KV_TOKEN_ENVVAR) or None
     apps: dict[str, Flask] = {}
     for lab in LABS:
         config: dict[str, Any] = {
             "SESSION_STORE": kv_url,
+            "SESSION_KV_TOKEN": kv_token,
             "SESSION_KEY_PREFIX": f"session:{lab.name}:",
             "SESSION_COOKIE_NAME": f"{lab.name}_session",
             "SESSION_COOKIE_PATH": lab.prefix,
@@ -74,11 +96,26 @@ def create_site(
             config["ADMIN_PASSWORD"] = admin_password
         module = importlib.import_module(lab.module)
         apps[lab.name] = module.create_app(config, instance_path=Path(instance_path, lab.name))
-    index = _index_app(apps, instance_path)
+    password_hash = generate_password_hash(admin_password) if admin_password else None
+    index = _index_app(apps, instance_path, password_hash)
     return DispatcherMiddleware(index, {lab.prefix: apps[lab.name] for lab in LABS})
 
 
-def _index_app(apps: dict[str, Flask], instance_path: str) -> Flask:
+def _check_admin(password_hash: str | None) -> None:
+    """Let the request through only with the admin password (HTTP Basic, any user name)."""
+    if password_hash is None:
+        raise Forbidden("The live sessions page is disabled: the site has no admin password.")
+    given = request.authorization
+    sent = given.password if given is not None and given.type == "basic" else None
+    if not sent or not check_password_hash(password_hash, sent):
+        challenge = WWWAuthenticate("basic", {"realm": "SessionKeeper demo", "charset": "UTF-8"})
+        raise Unauthorized(
+            "The live sessions page needs the admin password (printed when the demo starts).",
+            www_authenticate=challenge,
+        )
+
+
+def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | None) -> Flask:
     app = Flask(__name__, instance_path=os.path.abspath(instance_path), static_folder=None)
     app.template_folder = TEMPLATES
     app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
@@ -90,6 +127,7 @@ def _index_app(apps: dict[str, Flask], instance_path: str) -> Flask:
 
     @app.get("/sessions")
     def sessions() -> ResponseReturnValue:
+        _check_admin(password_hash)
         listing = {lab.title: _live_sessions(apps[lab.name]) for lab in LABS}
         return render_template("demo/sessions.html", listing=listing)
 
@@ -100,7 +138,8 @@ def _index_app(apps: dict[str, Flask], instance_path: str) -> Flask:
     @app.errorhandler(HTTPException)
     def error(exc: HTTPException) -> ResponseReturnValue:
         code = exc.code or 500
-        return render_template("error.html", error=exc, code=code), code
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return render_template("error.html", error=exc, code=code), code, headers
 
     return app
 
