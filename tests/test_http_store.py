@@ -276,7 +276,7 @@ def test_a_silent_service_times_out() -> None:
         store.close()
 
 
-def in_process(app: Any, base_url: str = "http://kv.test") -> HttpStore:
+def in_process(app: Any, base_url: str = "http://localhost") -> HttpStore:
     return HttpStore(base_url, transport=WSGITransport(app, base_url))
 
 

@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sessionkeeper import ServerSession, SessionKeeper
+from sessionkeeper.kv.tokens import secret_file
 
 from . import csrf
 
@@ -139,23 +140,10 @@ def _instance_path(lab: str, given: str | os.PathLike[str] | None) -> str:
 def instance_secret_key(instance_path: str) -> str:
     """Read the secret key kept in the instance folder, creating a random one on first start.
 
-    The key is written to a temporary file and linked into place, so processes
-    starting together all end up with the same complete key.
+    The file is created 0600 and linked into place, so processes starting
+    together all end up with the same complete key.
     """
-    path = Path(instance_path, SECRET_KEY_FILE)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        draft = path.with_name(f".{SECRET_KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as file:
-            file.write(secrets.token_hex(32) + "\n")
-        try:
-            os.link(draft, path)
-        except FileExistsError:
-            pass  # another process won the race; its key is the one to use
-        finally:
-            draft.unlink()
-    return path.read_text().strip()
+    return secret_file(Path(instance_path, SECRET_KEY_FILE), lambda: secrets.token_hex(32))
 
 
 def _healthz() -> ResponseReturnValue:
