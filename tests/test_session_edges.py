@@ -11,7 +11,8 @@ from flask import Flask, redirect, request, session
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 
-from sessionkeeper import ConfigError, ServerSession, SessionKeeper, StoreUnavailable
+from sessionkeeper import ConfigError, Inspection, ServerSession, SessionKeeper, StoreUnavailable
+from sessionkeeper.server.inspect import ENVIRON_KEY
 from sessionkeeper.stores import Store
 from sessionkeeper.stores.memory import MemoryStore
 
@@ -206,3 +207,35 @@ def test_user_bound_session_crossing_the_absolute_timeout_is_not_indexed(
     client.get("/read")
     assert client.get("/bind-late?user=alice").status_code == 200
     assert memory.scan("session-user:")[0] == []
+
+
+def test_inspection_reports_the_store_operations_and_the_record(
+    memory: MemoryStore, clock: Any
+) -> None:
+    app = build_app(memory, clock, SESSION_INSPECT=True)
+    seen: list[Any] = []
+
+    def keep(environ: dict[str, Any], start_response: Any) -> Any:
+        body = app_wsgi(environ, start_response)
+        seen.append(environ.get(ENVIRON_KEY))
+        return body
+
+    app_wsgi, app.wsgi_app = app.wsgi_app, keep  # type: ignore[method-assign]
+    client = app.test_client()
+    client.get("/ping")
+    assert seen.pop() is None  # never touched: nothing to report
+    client.get("/set/a/1")
+    created = seen.pop()
+    assert isinstance(created, Inspection)
+    assert created.operations == ("set session",)
+    assert created.store == "MemoryStore" and created.size and created.size > 0
+    assert created.idle_expires == pytest.approx(clock() + 1800)
+    assert created.absolute_expires == pytest.approx(clock() + 12 * 3600)
+    assert memory.get(f"session:{created.id_hash}") is not None
+    client.get("/read")
+    assert seen.pop().operations == ("get session",)  # unchanged, touched under a minute ago
+    clock.advance(120)
+    client.get("/read")
+    assert seen.pop().operations == ("get session", "touch session")
+    client.get("/set/a/2")
+    assert seen.pop().operations == ("get session", "set session")

@@ -28,6 +28,7 @@ from .server import (
     Stats,
     locked,
 )
+from .server.inspect import Inspection
 from .stores import ABSENT, Record, Store, store_from_url
 from .stores.memory import MemoryStore
 
@@ -37,6 +38,7 @@ __all__ = [
     "Conflict",
     "CookieTooLarge",
     "CorruptRecord",
+    "Inspection",
     "KeeperState",
     "LockTimeout",
     "MemoryStore",

@@ -28,6 +28,7 @@ from ..errors import ConfigError, CorruptRecord, SessionError, StoreError
 from ..stores.base import Store
 from .changes import Outcome, Stored
 from .ids import IdSigner
+from .inspect import ENVIRON_KEY, ObservedStore, inspect
 from .keys import KeySpace, hash_id
 from .locking import HeldLock, Locker, is_locked
 from .record import decode, untag
@@ -49,13 +50,15 @@ class ServerSessionInterface(CookieDefaults):
     def __init__(
         self, store: Store, settings: Settings, app: Flask, *, clock: Callable[[], float]
     ) -> None:
-        self.store = store
         self.settings = settings
         self.clock = clock
         self.keys = KeySpace(settings.key_prefix)
+        self.store = ObservedStore(store, self.keys) if settings.inspect else store
         self._signer: tuple[tuple[object, ...], IdSigner] | None = None
-        self.locker = Locker(store, self.keys, ttl=settings.lock_ttl, timeout=settings.lock_timeout)
-        self.saver = Saver(store, self.keys, self.locker, settings, clock)
+        self.locker = Locker(
+            self.store, self.keys, ttl=settings.lock_ttl, timeout=settings.lock_timeout
+        )
+        self.saver = Saver(self.store, self.keys, self.locker, settings, clock)
         self._locked_views: tuple[int, frozenset[str]] = (-1, frozenset())
 
     # Flask hooks -----------------------------------------------------------------------
@@ -87,6 +90,9 @@ class ServerSessionInterface(CookieDefaults):
             return
         finally:
             self._release(session.take_lock())
+        if isinstance(self.store, ObservedStore):
+            environ = session.request_environ()
+            environ[ENVIRON_KEY] = inspect(self.store, self.keys, self.settings, pending, outcome)
         if outcome.cookie == "set":
             assert outcome.sid is not None
             expires = self.cookie_expires(session, pending.created)

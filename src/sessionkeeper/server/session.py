@@ -164,6 +164,11 @@ class ServerSession(SessionMixin):
             holds_lock=state.lock is not None,
         )
 
+    def request_environ(self) -> dict[str, Any]:
+        """The WSGI environ of the request this session belongs to."""
+        environ: dict[str, Any] = self._request.environ
+        return environ
+
     def take_lock(self) -> HeldLock | None:
         """Hand over the lock this request holds (to release it), if any."""
         if self._loaded is None:
