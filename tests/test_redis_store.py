@@ -379,16 +379,23 @@ def test_scan_walks_past_long_runs_of_dead_members(store: RedisStore, raw: redis
     assert raw.zrange(INDEX, 0, -1) == [b"p/x", b"p/y"]
 
 
-def test_a_new_key_drops_dead_members_among_those_it_samples(
-    store: RedisStore, raw: redis.Redis
+def test_each_new_key_draws_a_sample_that_the_next_create_checks(
+    redis_server: RedisServer, store: RedisStore, raw: redis.Redis
 ) -> None:
-    store.set("a", b"")
-    store.set("b", b"")
+    for key in ("a", "b", "c"):
+        store.set(key, b"")
     raw.delete("a", "b")
-    store.set("c", b"")  # samples 3 members: with 3 in the index, all of them
-    assert raw.zrange(INDEX, 0, -1) == [b"c"]
-    store.set("c", b"again")  # an overwrite adds no member and samples nothing
-    assert store.delete("c")
+    _, cost = cost_of(redis_server, lambda: store.set("d", b""))  # checks the sample c drew
+    assert cost["evalsha"] == 1 and cost["zrange"] == 0  # no round trip of its own
+    assert raw.zrange(INDEX, 0, -1) == [b"c", b"d"]
+    raw.delete("c")
+    store.set("d", b"again")  # checks the sample d drew; keeps none (it added no member)
+    assert raw.zrange(INDEX, 0, -1) == [b"d"]
+    store.set("e", b"", if_version=ABSENT)
+    assert raw.zrange(INDEX, 0, -1) == [b"d", b"e"]
+    version = store.set("e", b"v")
+    store.set("e", b"w", if_version=version)  # a versioned write draws nothing
+    assert store.delete("d") and store.delete("e")
     assert not raw.exists(INDEX)
 
 

@@ -1,14 +1,11 @@
 """A store on Redis, Redis Cluster or a Sentinel-monitored Redis, through redis-py.
 
-Each key is one HASH (field ``v`` the value, ``n`` the version) and every operation is
-one Lua script: atomic on the server, one round trip. Expiry is Redis's own (PEXPIRE,
-millisecond precision). Versions are random 96-bit tokens, so a deleted and recreated
-key never repeats one.
-
-On one server (standalone, or the primary a Sentinel names) the writes also keep an
-ordered index of the store's keys, a sorted set, in the same script, so a :meth:`scan`
-page costs O(log N + page). A Cluster keeps no index, since one key holding every record
-would pull every write into its slot; there a scan walks the whole keyspace with SCAN.
+Each key is one HASH (field ``v`` the value, ``n`` the version) with Redis's own expiry
+(millisecond precision). A read is two plain commands in one round trip (HMGET, PTTL);
+every write is one Lua script, atomic on the server, in one round trip. Versions are
+random 96-bit tokens, so a deleted and recreated key never repeats one. On one server the
+commands go packed on connections used directly (:mod:`.redis_wire`); reads can be
+served from memory (:mod:`.redis_cache`).
 """
 
 from __future__ import annotations
@@ -17,27 +14,21 @@ import math
 import secrets
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, Final
+from typing import Any
 
 from redis.cluster import RedisCluster
-from redis.commands.core import Script
 
 from ..errors import ConfigError, Conflict, CorruptRecord, StoreError
-from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Record, Store, Version, check_ttl
+from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Clock, Record, Store, Version, check_ttl
 from .base import default_clock as _now
-from .redis_scan import prune_index, scan_keyspace, walk_index
+from .redis_cache import TrackingCache
+from .redis_scan import KeyIndex, scan_keyspace
 from .redis_scripts import SCRIPTS
-from .redis_urls import Client, build_client, translated, wait_options
+from .redis_urls import DEFAULT_CACHE_SIZE, Client, build_client, store_options, translated
 from .redis_wait import DEFAULT_WAIT_TIMEOUT, acknowledged, wait_ms
+from .redis_wire import Arg, ClientWire, ConnectionWire, Wire
 
 __all__ = ["RedisStore"]
-
-# 0xFF never occurs in UTF-8, so no str key (under any key_prefix) can name the index.
-_INDEX_SUFFIX: Final = b"\xffindex"
-#: What the ``set`` script answers when the key is new to the index.
-_NEW_MEMBER: Final = 2
-#: How many index members each new one checks.
-_SAMPLE: Final = 3
 
 
 def _ms(ttl: float | None) -> str:
@@ -51,22 +42,27 @@ class RedisStore(Store):
     ``client`` is a :class:`redis.Redis` or :class:`redis.cluster.RedisCluster` that does
     not decode responses, or a zero-argument function building one on first use. A
     client handed in belongs to its owner, who closes it; :meth:`close` closes it only
-    with ``owns_client=True``, as :meth:`from_url` sets for the client it builds.
-    ``key_prefix`` is put before every key, so several apps (or tests) can share a server.
+    with ``owns_client=True``, as :meth:`from_url` sets for the client it builds. On one
+    server the store keeps the connections it takes from the client's pool between calls
+    and gives them back in :meth:`close`. ``key_prefix`` goes before every key, so apps
+    can share a server; ``clock`` turns Redis's remaining TTLs into absolute expiries.
 
-    On one server (standalone or Sentinel) writes keep an index of the keys, the sorted
-    set ``<key_prefix>\\xffindex`` (no str key can take that name), and :meth:`scan`
-    pages through it in O(log N + page), listing keys written with the same
-    ``key_prefix``. Members of records Redis expired are dropped by the scans that meet
-    them, by each new key among 3 sampled members (so they stay near a third of the
-    index) and by :meth:`clear_expired`. A Cluster keeps no index (its one slot would
-    take every write): there :meth:`scan` walks the keyspace with SCAN on every primary,
-    in steps that never block a server but at a cost proportional to the whole database.
+    On one server (standalone or Sentinel) writes keep an index of the keys (the sorted
+    set ``<key_prefix>\\xffindex``, see :mod:`.redis_scan`), so a :meth:`scan` page costs
+    O(log N + page). A Cluster keeps none (its slot would take every write): there
+    :meth:`scan` walks the keyspace of every primary, at a cost proportional to it.
 
-    With ``wait_replicas=N`` (not on a Cluster) every write (``set``, ``delete``,
-    ``touch``) returns once N replicas have it, so a failover that promotes one keeps it;
-    a write not acknowledged within ``wait_timeout`` seconds raises
-    :class:`StoreUnavailable` (the primary has it; a failover may lose it).
+    With ``wait_replicas=N`` (not on a Cluster) every write returns once N replicas have
+    it, or raises :class:`StoreUnavailable` after ``wait_timeout`` seconds (the primary
+    has it; a failover may lose it).
+
+    With ``cache=True`` (not on a Cluster) each process keeps up to ``cache_size``
+    records in memory, coherent through Redis's invalidation messages (``CLIENT
+    TRACKING``, Redis 6.0+) on one more connection, which the store owns and closes: a
+    read that follows a write anywhere sees it; a repeated read costs no round trip. It
+    is off by default: the connection and the invalidations (one per write under
+    ``key_prefix``, to every process) pay off only when processes read the same sessions
+    again and again.
     """
 
     expires_by_itself = True
@@ -79,47 +75,53 @@ class RedisStore(Store):
         key_prefix: str = "",
         wait_replicas: int = 0,
         wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
+        cache: bool = False,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        clock: Clock = _now,
     ) -> None:
         self._wait_ms = wait_ms(wait_replicas, wait_timeout)
         self._wait_replicas = wait_replicas
-        if wait_replicas and isinstance(client, RedisCluster):
-            raise ConfigError("wait_replicas is not supported on a Redis Cluster")
-        self._prefix = key_prefix
+        for wanted, name in ((wait_replicas, "wait_replicas"), (cache, "cache")):
+            if wanted and isinstance(client, RedisCluster):
+                raise ConfigError(f"{name} is not supported on a Redis Cluster")
+        if cache and not (isinstance(cache_size, int) and cache_size > 0):
+            raise ConfigError(f"cache_size must be a number of records > 0, got {cache_size!r}")
+        self._prefix, self._clock = key_prefix, clock
+        self._cache_size = cache_size if cache else 0
         self._factory = client if callable(client) else None
         self._client: Client | None = None if callable(client) else client
         self._owns_client = owns_client
         self._extra_close: Callable[[], None] | None = None
         self._lock = threading.Lock()
-        self._scripts: dict[str, Script] = {}
-        self._index: list[str | bytes] = []  # [the index key] on one server, [] on a Cluster
+        self._wire: Wire | None = None
+        self._cache: TrackingCache | None = None
+        self._index: KeyIndex | None = None  # on one server; a Cluster keeps none
 
     @classmethod
     def from_url(
-        cls, url: str, *, timeout: float | None = None, key_prefix: str = "", **_: object
+        cls,
+        url: str,
+        *,
+        timeout: float | None = None,
+        key_prefix: str = "",
+        clock: Clock = _now,
+        **_: object,
     ) -> RedisStore:
         """Build from a ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://`` or
-        ``redis+sentinel://`` URL; connect and read timeouts are ``timeout`` seconds (2).
-        ``?wait=N&wait_timeout=SECONDS`` in the URL set ``wait_replicas`` and ``wait_timeout``.
-
-        The store owns the client it builds and closes it in :meth:`close`.
+        ``redis+sentinel://`` URL (:mod:`.redis_urls`), with connect and read timeouts of
+        ``timeout`` seconds (2). The store owns the client it builds and closes it.
         """
         timeout = 2.0 if timeout is None else timeout
-        url, replicas, seconds = wait_options(url, timeout)
+        url, options = store_options(url, timeout)
         client, extra_close = build_client(url, timeout)
-        store = cls(
-            client,
-            owns_client=True,
-            key_prefix=key_prefix,
-            wait_replicas=replicas,
-            wait_timeout=seconds,
-        )
+        store = cls(client, owns_client=True, key_prefix=key_prefix, clock=clock, **options)
         store._extra_close = extra_close
         return store
 
-    def _connected(self) -> Client:
-        client = self._client
-        if client is not None and self._scripts:
-            return client
+    def _connected(self) -> Wire:
+        wire = self._wire
+        if wire is not None:
+            return wire
         with self._lock:
             if self._client is None and self._factory is not None:
                 with translated():
@@ -127,37 +129,48 @@ class RedisStore(Store):
             client = self._client
             if client is None:
                 raise StoreError("the Redis store is closed")
-            if not self._scripts:
-                if client.get_encoder().decode_responses:
-                    raise ConfigError("hand RedisStore a client with decode_responses=False")
-                if not isinstance(client, RedisCluster):
-                    self._index = [self._prefix.encode() + _INDEX_SUFFIX]
-                self._scripts = {n: client.register_script(s) for n, s in SCRIPTS.items()}
-            return client
+            if self._wire is not None:
+                return self._wire
+            if client.get_encoder().decode_responses:
+                raise ConfigError("hand RedisStore a client with decode_responses=False")
+            if isinstance(client, RedisCluster):
+                self._wire = ClientWire(client, SCRIPTS)
+                return self._wire
+            wire = ConnectionWire(client, SCRIPTS)
+            self._index = KeyIndex(wire, self._prefix)
+            if self._cache_size:
+                prefix = self._prefix.encode()
+                self._cache = TrackingCache(client, prefix, self._cache_size, self._clock)
+            self._wire = wire
+            return wire
 
-    def _run(self, name: str, keys: Sequence[str | bytes], *args: str | bytes | int) -> Any:
-        client = self._connected()
-        with translated():
-            return self._scripts[name](keys=keys, args=args, client=client)
-
-    def _write(self, name: str, keys: Sequence[str | bytes], *args: str | bytes | int) -> Any:
-        if not self._wait_replicas:
-            return self._run(name, keys, *args)
-        client = self._connected()
-        if isinstance(client, RedisCluster):
-            raise ConfigError("wait_replicas is not supported on a Redis Cluster")
-        script, replicas = self._scripts[name], self._wait_replicas
-        with translated():
-            return acknowledged(client, script, keys, args, replicas, self._wait_ms)
+    def _write(self, name: str, keys: list[Arg], *args: Arg, after: Sequence[bytes] = ()) -> Any:
+        wire = self._connected()
+        try:
+            if not self._wait_replicas:
+                return wire.script(name, keys, args, after)
+            assert isinstance(wire, ConnectionWire), "wait_replicas is refused on a Cluster"
+            return acknowledged(wire, name, keys, args, after, self._wait_replicas, self._wait_ms)
+        finally:
+            if self._cache is not None:  # written or maybe written: this process forgets it
+                self._cache.forget(keys[0])  # type: ignore[arg-type]
 
     def get(self, key: str) -> Record | None:
-        reply = self._run("get", [self._prefix + key])
-        if reply is None:
+        name = (self._prefix + key).encode()
+        wire, cache, stamp = self._connected(), self._cache, None
+        if cache is not None:
+            cached, stamp = cache.lookup(name)
+            if cached is not None:
+                return cached
+        (value, version), pttl = wire.read(name)
+        if value is None or pttl == -2:
             return None
-        value, version, pttl = reply
         if not version:
             raise CorruptRecord(f"Redis key {key!r} holds a hash without a version")
-        return Record(value, version.decode(), None if pttl < 0 else _now() + pttl / 1000)
+        record = Record(value, version.decode(), None if pttl < 0 else self._clock() + pttl / 1000)
+        if cache is not None and stamp is not None:
+            cache.fill(name, record, stamp)
+        return record
 
     def set(
         self,
@@ -170,74 +183,63 @@ class RedisStore(Store):
         mode = "absent" if if_version is ABSENT else "" if if_version is None else "version"
         expected = if_version if isinstance(if_version, str) else ""
         version, ms = secrets.token_urlsafe(12), _ms(ttl)
-        keys = [self._prefix + key, *self._index_keys()]
-        done = self._write("set", keys, mode, expected, bytes(value), version, ms)
+        name: Arg = (self._prefix + key).encode()
+        self._connected()
+        index, keys, sample, after = self._index, [name], list[bytes](), tuple[bytes, ...]()
+        if index is not None:  # a versioned write never adds a member: no new sample
+            sample, after = index.take_sample(), () if isinstance(if_version, str) else index.draw
+            keys += [index.key, *sample]
+        done, *drawn = self._write("set", keys, mode, expected, value, version, ms, after=after)
+        if index is not None:
+            index.settle(done, sample, drawn)
         if not done:
             raise Conflict(key, "key exists" if if_version is ABSENT else "version mismatch")
-        if done == _NEW_MEMBER:
-            self._prune_sample()
         return version
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
-        keys = [self._prefix + key, *self._index_keys()]
-        removed = self._write("delete", keys, "" if if_version is None else "1", if_version or "")
+        keys: list[Arg] = [(self._prefix + key).encode()]
+        if self._connected() and self._index is not None:
+            keys.append(self._index.key)
+        compare = "" if if_version is None else "1"
+        removed = self._write("delete", keys, compare, if_version or "")[0]
         if removed < 0:
             raise Conflict(key)
         return bool(removed)
 
     def touch(self, key: str, ttl: float | None) -> bool:
-        return bool(self._write("touch", [self._prefix + key], _ms(ttl)))
-
-    def _index_keys(self) -> list[str | bytes]:
-        self._connected()
-        return self._index
+        return bool(self._write("touch", [(self._prefix + key).encode()], _ms(ttl))[0])
 
     def scan(
         self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_SCAN_LIMIT
     ) -> tuple[list[str], str | None]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        if self._index_keys():
-            keys = walk_index(self._scan_index, self._prefix, prefix, after, limit + 1)
+        wire = self._connected()
+        if self._index is not None:
+            keys = self._index.scan(prefix, after, limit + 1)
         else:
-            client = self._connected()
+            assert isinstance(wire, ClientWire)
             with translated():
-                keys = scan_keyspace(client, self._prefix, prefix, after, limit + 1)
+                keys = scan_keyspace(wire.client, self._prefix, prefix, after, limit + 1)
         return (keys[:limit], keys[limit - 1]) if len(keys) > limit else (keys, None)
 
-    def _prune_sample(self) -> None:
-        """Drop the dead among a few random index members: one new member, up to 3 checked.
-
-        With one member added and 3 * dead/total removed per new record, dead members
-        settle at about a third of the index in the steady state, without a cron job.
-        """
-        client = self._connected()
-        with translated():
-            sample = client.zrandmember(self._index[0], _SAMPLE)
-        if sample:
-            self._run("prune", [*self._index, *sample])
-
-    def _scan_index(self, start: bytes, end: bytes, count: int) -> Any:
-        client = self._connected()
-        with translated():
-            members = client.zrange(self._index[0], start, end, bylex=True, offset=0, num=count)
-        if not members:
-            return [], b"", 0
-        return self._run("prune", [*self._index, *members]), members[-1], len(members)
-
     def clear_expired(self) -> int:
-        """Drop the index members whose records Redis expired, in bounded steps; return 0.
-
-        Redis removed the expired records itself; this only tidies the index.
-        """
-        if self._index_keys():
-            prune_index(self._scan_index)
+        """Drop the index members of records Redis expired (it removed those itself)."""
+        self._connected()
+        if self._index is not None:
+            self._index.prune()
         return 0
 
     def close(self) -> None:
         with self._lock:
             client, self._client, self._factory = self._client, None, None
             extra_close, self._extra_close = self._extra_close, None
+            wire, self._wire = self._wire, None
+            cache, self._cache = self._cache, None
+        if cache is not None:
+            cache.close()
+        if wire is not None:
+            wire.close()
         if self._owns_client:
             with translated():
                 if client is not None:

@@ -2,6 +2,8 @@
 
 The index is a sorted set of Redis keys, all with score 0, so ZRANGE BYLEX returns them
 in byte order, which for UTF-8 is code point order, the order of the Store contract.
+:class:`KeyIndex` keeps it tidy: each create that adds a member draws 3 random members
+in the same round trip, and the next create's script drops the dead among them.
 """
 
 from __future__ import annotations
@@ -11,9 +13,11 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
+from .redis_scripts import INDEX_SUFFIX, NEW_MEMBER
 from .redis_urls import Client
+from .redis_wire import Wire, packed
 
-__all__ = ["INDEX_BATCH", "ScanIndex", "prune_index", "scan_keyspace", "walk_index"]
+__all__ = ["INDEX_BATCH", "KeyIndex", "ScanIndex", "prune_index", "scan_keyspace", "walk_index"]
 
 #: Most index members one script call visits, so no call blocks the server for long.
 INDEX_BATCH: Final = 1000
@@ -97,3 +101,41 @@ def scan_keyspace(
                 yield key[len(key_prefix) :]
 
     return _smallest(matching(), wanted)
+
+
+class KeyIndex:
+    """The index of a store's keys on one server, and the sample its next create checks."""
+
+    def __init__(self, wire: Wire, key_prefix: str) -> None:
+        self.wire, self.key_prefix = wire, key_prefix
+        self.key = key_prefix.encode() + INDEX_SUFFIX
+        self.draw = (packed(b"ZRANDMEMBER", self.key, 3),)  # sent after a write
+        self.sample: list[bytes] = []  # members the next create checks
+
+    def take_sample(self) -> list[bytes]:
+        """Hand the pending sample to a write (threads may race: a sample checked twice or
+        lost costs nothing)."""
+        sample, self.sample = self.sample, []
+        return sample
+
+    def settle(self, done: int, sample: list[bytes], drawn: list[Any]) -> None:
+        """Keep the sample a write drew if it added a member; put back one it left unchecked."""
+        if not done:
+            self.sample = self.sample or sample  # the script stopped before checking them
+        elif done == NEW_MEMBER and drawn and isinstance(drawn[0], list):
+            self.sample = drawn[0]
+
+    def page(self, start: bytes, end: bytes, count: int) -> Any:
+        """A :data:`ScanIndex`: read members with ZRANGE, then prune them with a script."""
+        members = self.wire.command(b"ZRANGE", self.key, start, end, b"BYLEX", b"LIMIT", 0, count)
+        if not members:
+            return [], b"", 0
+        return self.wire.script("prune", [self.key, *members], ())[0], members[-1], len(members)
+
+    def scan(self, prefix: str, after: str | None, wanted: int) -> list[str]:
+        """Return up to ``wanted`` live keys starting with ``prefix`` above ``after``."""
+        return walk_index(self.page, self.key_prefix, prefix, after, wanted)
+
+    def prune(self) -> None:
+        """Drop every member whose record is gone."""
+        prune_index(self.page)

@@ -1,34 +1,40 @@
-"""The Lua scripts of the Redis store: each runs atomically, in one round trip.
+"""The Redis store's layout and its Lua scripts: each write runs atomically, in one round trip.
 
-A record is a HASH with the value in field ``v`` and the version in field ``n``. Expiry
-is set with PEXPIRE (milliseconds) or removed with PERSIST in the same script.
+A record is a HASH with the value in field ``v`` and the version in field ``n``; its
+expiry is Redis's own (PEXPIRE in milliseconds, or PERSIST), the one clock that decides
+when a record is gone. Reads are no script: ``HMGET key v n`` and ``PTTL key``, sent
+together and run back to back (:data:`READ_FIELDS`).
 
 On one server (standalone or Sentinel) writes also keep the store's key index, a sorted
 set whose members are the Redis keys of its records, all with score 0 so that ZRANGE
 BYLEX walks them in byte order. ``set`` and ``delete`` take it as an optional KEYS[2]
 (a Cluster passes only the record, whose slot the index cannot share). Redis expires
 records without telling the index, so members can outlive their records: ``PRUNE``
-drops the dead ones among the members it is given.
+drops the dead ones among the members it is given, and ``set`` does the same with the
+members in its KEYS[3..] (a sample an earlier create drew with ZRANDMEMBER), so keeping
+the index tidy costs no round trip of its own.
 
 Every key a script touches is declared in KEYS, as Redis requires of scripts (proxies
 and managed services that route or check keys enforce it): index members are read
-with a plain ZRANGE or ZRANDMEMBER first, then handed to ``PRUNE`` as keys.
+with a plain ZRANGE or ZRANDMEMBER first, then handed to a script as keys.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["SCRIPTS"]
+__all__ = ["INDEX_SUFFIX", "NEW_MEMBER", "READ_FIELDS", "SCRIPTS"]
 
-# Returns nil, or {value, version, PTTL in ms (-1: no expiry)}.
-GET: Final = """
-local r = redis.call('HMGET', KEYS[1], 'v', 'n')
-if not r[1] then return false end
-return {r[1], r[2] or '', redis.call('PTTL', KEYS[1])}
-"""
+#: The fields a read asks for: the value and the version.
+READ_FIELDS: Final = (b"v", b"n")
+# 0xFF never occurs in UTF-8, so no str key (under any key_prefix) can name the index.
+INDEX_SUFFIX: Final = b"\xffindex"
+#: What the ``set`` script answers when the key is new to the index.
+NEW_MEMBER: Final = 2
+
+# KEYS: the record, then optionally the index and index members to check.
 # ARGV: mode ('' | 'absent' | 'version'), expected version, value, new version, ttl ms or ''.
-# Returns 0 on a mismatch, 2 when the key is new to the index, else 1.
+# Returns 0 on a mismatch, NEW_MEMBER when the key is new to the index, else 1.
 SET: Final = """
 local cur = redis.call('HGET', KEYS[1], 'n')
 if (ARGV[1] == 'absent' and cur) or (ARGV[1] == 'version' and cur ~= ARGV[2]) then
@@ -37,8 +43,13 @@ end
 redis.call('HSET', KEYS[1], 'v', ARGV[3], 'n', ARGV[4])
 if ARGV[5] == '' then redis.call('PERSIST', KEYS[1])
 else redis.call('PEXPIRE', KEYS[1], ARGV[5]) end
-if KEYS[2] and redis.call('ZADD', KEYS[2], 0, KEYS[1]) == 1 then return 2 end
-return 1
+if not KEYS[2] then return 1 end
+local dead = {}
+for i = 3, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then dead[#dead + 1] = KEYS[i] end
+end
+if #dead > 0 then redis.call('ZREM', KEYS[2], unpack(dead)) end
+return 1 + redis.call('ZADD', KEYS[2], 0, KEYS[1])
 """
 # ARGV: '1' to compare, expected version. Returns -1 on a mismatch, else how many keys went.
 DELETE: Final = """
@@ -65,7 +76,6 @@ return live
 """
 
 SCRIPTS: Final = {
-    "get": GET,
     "set": SET,
     "delete": DELETE,
     "touch": TOUCH,

@@ -5,9 +5,10 @@ options apply). ``redis+cluster://[user:pass@]host:port[,host:port]`` names star
 of a Redis Cluster; ``redis+sentinel://[user:pass@]host:port[,host:port]/service[/db]``
 names Sentinels and the monitored service (the credentials are the primary's).
 
-Every form but the Cluster's also takes ``?wait=N[&wait_timeout=SECONDS]``: each write
-waits until N replicas acknowledge it (see :mod:`.redis_wait`); :func:`wait_options`
-reads and removes those two before the rest of the URL is parsed.
+Every form but the Cluster's also takes ``?wait=N[&wait_timeout=SECONDS]`` (each write
+waits until N replicas acknowledge it, see :mod:`.redis_wait`) and
+``?cache=1[&cache_size=N]`` (reads from memory, see :mod:`.redis_cache`);
+:func:`store_options` reads and removes those before the rest of the URL is parsed.
 
 Clients never retry: a retried write may already have been applied (a compare-and-set
 would then report a false conflict), and retries multiply the time an outage takes to
@@ -30,12 +31,25 @@ from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from ..errors import ConfigError, StoreError, StoreUnavailable
-from .redis_wait import DEFAULT_WAIT_TIMEOUT
 from .urls import redact
 
-__all__ = ["Client", "build_client", "translated", "wait_options"]
+__all__ = [
+    "DEFAULT_CACHE_SIZE",
+    "DEFAULT_WAIT_TIMEOUT",
+    "REDIS_ERRORS",
+    "Client",
+    "build_client",
+    "store_options",
+    "translate",
+    "translated",
+]
 
 Client = redis.Redis | RedisCluster
+
+#: Seconds a write waits for its replicas before it is reported unavailable.
+DEFAULT_WAIT_TIMEOUT: Final = 0.5
+#: Records a process keeps in its client-side cache.
+DEFAULT_CACHE_SIZE: Final = 10_000
 
 
 _UNAVAILABLE: Final = (
@@ -47,15 +61,24 @@ _UNAVAILABLE: Final = (
 )
 
 
+#: Everything redis-py raises (a Cluster's setup errors are not RedisErrors).
+REDIS_ERRORS: Final = (redis.RedisError, RedisClusterException)
+
+
+def translate(exc: Exception) -> StoreError:
+    """Return the package's error for a redis-py error (the caller raises it ``from exc``)."""
+    if isinstance(exc, _UNAVAILABLE):
+        return StoreUnavailable(f"Redis is unavailable: {exc}")
+    return StoreError(f"Redis failed: {exc}")
+
+
 @contextmanager
 def translated() -> Iterator[None]:
     """Raise redis-py's errors as the package's own, chained to the cause."""
     try:
         yield
-    except _UNAVAILABLE as exc:
-        raise StoreUnavailable(f"Redis is unavailable: {exc}") from exc
-    except redis.RedisError as exc:
-        raise StoreError(f"Redis failed: {exc}") from exc
+    except REDIS_ERRORS as exc:
+        raise translate(exc) from exc
 
 
 def _no_retry() -> Retry:
@@ -78,10 +101,15 @@ def _nodes(netloc: str, default_port: int) -> tuple[str | None, str | None, list
     return unquote(username) or None, unquote(password) or None, nodes
 
 
-def wait_options(url: str, timeout: float) -> tuple[str, int, float]:
-    """Return ``url`` without ``wait``/``wait_timeout``, the replicas and the timeout.
+_OPTIONS: Final = ("wait", "wait_timeout", "cache", "cache_size")
 
-    ``timeout`` is the read timeout: a longer ``wait_timeout`` would never be reached.
+
+def store_options(url: str, timeout: float) -> tuple[str, dict[str, Any]]:
+    """Return ``url`` without the store's own query options, and those as keyword arguments.
+
+    ``wait``/``wait_timeout`` give ``wait_replicas``/``wait_timeout`` (the read ``timeout``
+    bounds the second: a longer one would never be reached); ``cache`` (0 or 1) and
+    ``cache_size`` give ``cache``/``cache_size``. Neither is offered on a Cluster.
     """
     head, _, tail = url.partition("?")
     query, hash_sign, fragment = tail.partition("#")
@@ -89,18 +117,19 @@ def wait_options(url: str, timeout: float) -> tuple[str, int, float]:
     rest = []
     for item in query.split("&") if query else []:
         name, _, value = item.partition("=")
-        if name not in ("wait", "wait_timeout"):
+        if name not in _OPTIONS:
             rest.append(item)
         elif name in found:
             raise ConfigError(f"{name}= is given twice in Redis URL {redact(url)!r}")
         else:
             found[name] = unquote(value)
+    cluster = head.lower().startswith("redis+cluster:")
     wait, wait_timeout = found.get("wait", "0"), found.get("wait_timeout")
     if not wait.isdigit():
         raise ConfigError(f"wait= takes a number of replicas (0 or more), got {wait!r}")
     if int(wait) == 0 and wait_timeout is not None:
         raise ConfigError("wait_timeout= needs wait= (the number of replicas) in the Redis URL")
-    if int(wait) and head.lower().startswith("redis+cluster:"):
+    if int(wait) and cluster:
         raise ConfigError("wait= is not supported on a Redis Cluster; remove it from the URL")
     try:
         seconds = DEFAULT_WAIT_TIMEOUT if wait_timeout is None else float(wait_timeout)
@@ -111,8 +140,15 @@ def wait_options(url: str, timeout: float) -> tuple[str, int, float]:
             f"wait_timeout= takes seconds above 0 and below the store timeout ({timeout} s, "
             f"SESSION_STORE_TIMEOUT), got {wait_timeout!r}"
         )
+    cache, size = found.get("cache", "0"), found.get("cache_size", str(DEFAULT_CACHE_SIZE))
+    if cache not in ("0", "1") or not size.isdigit() or int(size) < 1:
+        raise ConfigError(f"cache= takes 0 or 1 and cache_size= a number of records, got {query!r}")
+    if cache == "1" and cluster:
+        raise ConfigError("cache=1 is not supported on a Redis Cluster; remove it from the URL")
+    options = {"wait_replicas": int(wait), "wait_timeout": seconds}
+    options.update(cache=cache == "1", cache_size=int(size))
     rebuilt = head + ("?" + "&".join(rest) if rest else "") + hash_sign + fragment
-    return rebuilt, int(wait), seconds
+    return rebuilt, options
 
 
 def build_client(

@@ -3,7 +3,7 @@
 ``WAIT numreplicas timeout`` counts the replicas that have every earlier write *of its
 own connection*, so both commands go down one connection, pipelined (no MULTI) in one
 round trip. :class:`~sessionkeeper.stores.redis.RedisStore` owns the option and calls
-:func:`acknowledged`; it translates redis-py's errors raised here into the package's.
+:func:`acknowledged` with its :class:`~.redis_wire.ConnectionWire`.
 """
 
 from __future__ import annotations
@@ -11,18 +11,15 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
-import redis
-from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 from ..errors import ConfigError, StoreUnavailable
+from .redis_urls import DEFAULT_WAIT_TIMEOUT
+from .redis_wire import Arg, ConnectionWire, packed, raised
 
 __all__ = ["DEFAULT_WAIT_TIMEOUT", "acknowledged", "wait_ms"]
-
-#: Seconds a write waits for its replicas before it is reported unavailable.
-DEFAULT_WAIT_TIMEOUT: Final = 0.5
 
 
 def wait_ms(replicas: int, timeout: float) -> int:
@@ -35,14 +32,16 @@ def wait_ms(replicas: int, timeout: float) -> int:
 
 
 def acknowledged(
-    client: redis.Redis,
-    script: Script,
-    keys: Sequence[str | bytes],
-    args: Sequence[str | bytes | int],
+    wire: ConnectionWire,
+    name: str,
+    keys: Sequence[Arg],
+    args: Sequence[Arg],
+    after: Sequence[bytes],
     replicas: int,
     timeout_ms: int,
-) -> Any:
-    """Run ``script`` then ``WAIT``; return the script's reply.
+) -> list[Any]:
+    """Run the script ``name``, the packed commands ``after``, then ``WAIT``; return the
+    replies of all but ``WAIT``, as :meth:`~.redis_wire.Wire.script` does.
 
     A reply above 0 means the script wrote (every write script of the store answers so);
     such a write that fewer than ``replicas`` replicas acknowledged within ``timeout_ms``
@@ -51,32 +50,17 @@ def acknowledged(
     acknowledgement.
     """
     started = time.monotonic()
-    reply, acks = _send(client, script.sha, keys, args, replicas, timeout_ms)
-    if isinstance(reply, NoScriptError):  # nothing ran: load the script, send it again
-        script.sha = client.script_load(script.script)
+    wait = packed(b"WAIT", replicas, timeout_ms)
+    *replies, acks = wire.run([wire.evalsha(name, keys, args), *after, wait])
+    if isinstance(replies[0], NoScriptError):  # nothing ran: send the script itself
         left = timeout_ms - int((time.monotonic() - started) * 1000)  # one deadline for both
-        reply, acks = _send(client, script.sha, keys, args, replicas, max(1, left))
-    for result in (reply, acks):
-        if isinstance(result, Exception):
-            raise result
+        wait = packed(b"WAIT", replicas, max(1, left))
+        *replies, acks = wire.run([wire.eval(name, keys, args), *after, wait])
+    reply = raised(replies[0])
+    raised(acks)
     if isinstance(reply, int) and reply > 0 and acks < replicas:
         raise StoreUnavailable(
             f"Redis: {acks} of {replicas} replicas acknowledged a write "
             f"within {timeout_ms} ms; it may be lost in a failover"
         )
-    return reply
-
-
-def _send(
-    client: redis.Redis,
-    sha: str,
-    keys: Sequence[str | bytes],
-    args: Sequence[str | bytes | int],
-    replicas: int,
-    timeout_ms: int,
-) -> list[Any]:
-    pipe = client.pipeline(transaction=False)
-    pipe.evalsha(sha, len(keys), *keys, *args)
-    pipe.wait(replicas, timeout_ms)
-    replies: list[Any] = pipe.execute(raise_on_error=False)
     return replies
