@@ -13,9 +13,9 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULTS", "Settings", "seconds"]
+__all__ = ["DEFAULTS", "DOCS", "Settings", "seconds"]
 
-#: Every ``SESSION_*`` key SessionKeeper reads, with its default. The README documents each.
+#: Every ``SESSION_*`` key SessionKeeper reads, with its default; :data:`DOCS` describes each.
 DEFAULTS: dict[str, Any] = {
     "SESSION_STORE": "cookie",
     "SESSION_COOKIE_ENCRYPT": False,
@@ -30,6 +30,54 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_LOCKING": False,
     "SESSION_LOCK_TIMEOUT": 10.0,
     "SESSION_LOCK_TTL": 30.0,
+    "SESSION_INSPECT": False,
+}
+
+#: One line per key of :data:`DEFAULTS`: the documentation's configuration reference is
+#: generated from these two mappings (a test checks that both name the same keys).
+DOCS: dict[str, str] = {
+    "SESSION_STORE": (
+        'Where sessions live: ``"cookie"``, a store URL (``memory://``, ``sqlite:///``, '
+        "``redis://``, ``redis+cluster://``, ``redis+sentinel://``, ``http://``) or a ready "
+        "``Store`` instance, which its owner closes."
+    ),
+    "SESSION_COOKIE_ENCRYPT": (
+        "Cookie mode: encrypt the cookie with AES-256-GCM, keyed from ``SECRET_KEY`` "
+        "(needs ``cryptography``, the ``crypto`` extra)."
+    ),
+    "SESSION_COOKIE_MAX_SIZE": (
+        "A ``Set-Cookie`` header longer than this many bytes raises ``CookieTooLarge`` "
+        "instead of being dropped by the browser."
+    ),
+    "SESSION_IDLE_TIMEOUT": (
+        "A server-side session unused this long expires (rolling, enforced by the store's expiry)."
+    ),
+    "SESSION_ABSOLUTE_TIMEOUT": (
+        "A server-side session expires this long after it was created, however active it is."
+    ),
+    "SESSION_TOUCH_INTERVAL": (
+        "Refresh an unchanged session's idle expiry with a ``touch`` at most this often "
+        "(0: on every request); must be shorter than the idle timeout."
+    ),
+    "SESSION_KEY_PREFIX": (
+        "Store key prefix of session records (locks use ``session-lock:``, the user index "
+        "``session-user:``)."
+    ),
+    "SESSION_STORE_TIMEOUT": "Connect and read timeout of network stores (Redis, the KV service).",
+    "SESSION_KV_TOKEN": "Bearer token sent to the key-value service (``http://`` stores).",
+    "SESSION_SAVE_DEADLINE": (
+        "How long a save that meets concurrent writers keeps merging and retrying "
+        "(or queueing behind the session lock) before the request answers 503."
+    ),
+    "SESSION_LOCKING": (
+        "Serialise the requests of one session (per view instead: ``@sessionkeeper.locked``)."
+    ),
+    "SESSION_LOCK_TIMEOUT": "How long a request waits for the session lock before it answers 503.",
+    "SESSION_LOCK_TTL": "A lock left behind by a crashed worker frees itself after this long.",
+    "SESSION_INSPECT": (
+        "Leave a ``sessionkeeper.Inspection`` of each request's session (store operations, "
+        "hashed id, expiries, size) in its WSGI environ, for teaching pages; costs a read."
+    ),
 }
 
 
@@ -62,6 +110,7 @@ class Settings:
     lock_timeout: float
     lock_ttl: float
     cookie_max_size: int
+    inspect: bool = False
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -81,6 +130,7 @@ class Settings:
             lock_timeout=seconds(config["SESSION_LOCK_TIMEOUT"], "SESSION_LOCK_TIMEOUT"),
             lock_ttl=seconds(config["SESSION_LOCK_TTL"], "SESSION_LOCK_TTL"),
             cookie_max_size=int(config["SESSION_COOKIE_MAX_SIZE"]),
+            inspect=bool(config["SESSION_INSPECT"]),
         )
         if settings.touch_interval >= settings.idle_timeout:
             raise ConfigError("SESSION_TOUCH_INTERVAL must be shorter than SESSION_IDLE_TIMEOUT")
