@@ -192,9 +192,11 @@ def honcho(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     for name in ("Procfile", "counter.cfg"):
         shutil.copy(LAB_FOLDER / name, tmp_path / name)
     base = _free_base_port()
+    # The interpreter comes from the folder's .env, as in the lab's folder; PATH has no venv.
+    (tmp_path / ".env").write_text(f"PYTHON={sys.executable}\n")
     env = {
         **os.environ,
-        "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
+        "PATH": os.defpath,
         "FLASK_KV_URL": f"http://127.0.0.1:{base + 100}",
         "SESSIONLAB_INSTANCE_PATH": str(tmp_path / "instance"),
     }
@@ -225,7 +227,8 @@ def test_procfile_runs_the_app_and_the_service(
                 raise
             time.sleep(0.1)
     assert "Count: 1" in page
-    assert (tmp_path / "kv.sqlite3").exists()  # the count went to the service's store
+    # the count went to the service's store, kept in the instance folder
+    assert (tmp_path / "instance" / "counter" / "kv.sqlite3").exists()
     assert _get(f"http://127.0.0.1:{base + 100}/healthz")
     token_file = tmp_path / "instance" / "counter" / "kv-token"  # one token, made on first start
     assert token_file.stat().st_mode & 0o777 == 0o600
