@@ -6,7 +6,8 @@ with ``app:create_app`` (Granian ``--factory``, gunicorn ``'app:create_app()'``)
 - ``BENCH_VARIANT``: one of :data:`VARIANTS`;
 - ``BENCH_URL``: the store URL of server-side variants (a Redis URL for
   Flask-Session on Redis, a SQLAlchemy URL for Flask-Session on SQLAlchemy,
-  a SessionKeeper store URL for the SessionKeeper stores).
+  a SessionKeeper store URL for the SessionKeeper stores; ``sk-redis-cache``
+  adds ``cache=1`` to its Redis URL).
 
 Routes: ``/ping`` touches no session, ``/read`` reads one key, ``/incr`` is a
 read-modify-write of one key; ``/put/<key>``, ``/keys``, ``/seed`` and
@@ -34,6 +35,7 @@ VARIANTS = (
     "sk-encrypted",
     "sk-sqlite",
     "sk-redis",
+    "sk-redis-cache",
     "sk-kv",
 )
 
@@ -81,11 +83,16 @@ def _flask_session_sqlalchemy(app: Flask) -> None:
     Session(app)
 
 
-def _sessionkeeper(store: str | None = None, *, encrypt: bool = False) -> Callable[[Flask], None]:
+def _sessionkeeper(
+    store: str | None = None, *, encrypt: bool = False, query: str = ""
+) -> Callable[[Flask], None]:
     def configure(app: Flask) -> None:
         from sessionkeeper import SessionKeeper
 
-        app.config["SESSION_STORE"] = store or os.environ["BENCH_URL"]
+        url = store or os.environ["BENCH_URL"]
+        if query:
+            url += ("&" if "?" in url else "?") + query
+        app.config["SESSION_STORE"] = url
         app.config["SESSION_COOKIE_ENCRYPT"] = encrypt
         SessionKeeper(app)
 
@@ -101,6 +108,7 @@ CONFIGURE: dict[str, Callable[[Flask], None]] = {
     "sk-encrypted": _sessionkeeper("cookie", encrypt=True),
     "sk-sqlite": _sessionkeeper(),
     "sk-redis": _sessionkeeper(),
+    "sk-redis-cache": _sessionkeeper(query="cache=1"),
     "sk-kv": _sessionkeeper(),
 }
 

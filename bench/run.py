@@ -50,8 +50,8 @@ from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.stores.redis import RedisStore
 from sessionkeeper.stores.sqlite import SqliteStore
 
-SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "sk-sqlite", "sk-redis", "sk-kv")
-LOCKABLE = ("sk-sqlite", "sk-redis", "sk-kv")
+SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv")
+LOCKABLE = ("sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv")
 SECTIONS = ("writes", "throughput", "lost", "kv", "growth")
 
 
@@ -80,7 +80,7 @@ class Bench:
     def url(self, server: str, variant: str) -> str:
         """The store of one app server: its own SQLite file or Redis database."""
         db = (SERVERS.index(server) + 1) * 10 + VARIANTS.index(variant)
-        if variant in ("fs-redis", "sk-redis"):
+        if variant in ("fs-redis", "sk-redis", "sk-redis-cache"):
             return f"redis://127.0.0.1:{self.redis.port}/{db}"
         if variant in ("fs-sqlalchemy", "sk-sqlite"):
             return f"sqlite:///{self.workdir / f'{server}-{variant}.sqlite3'}"
@@ -121,7 +121,7 @@ class Bench:
 
     def counter(self, variant: str) -> Counter:
         """The write counter of the granian app's store for ``variant``."""
-        if variant in ("fs-redis", "sk-redis"):
+        if variant in ("fs-redis", "sk-redis", "sk-redis-cache"):
             return RedisWrites(self.redis.port)
         if variant == "sk-kv":
             return SqliteWrites(self.workdir / "kv.sqlite3", "records")
