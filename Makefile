@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-EXTRAS := dev,redis,server,crypto,demo
+EXTRAS := dev,redis,server,crypto,demo,docs
 
-.PHONY: demo test lint types pytest system-deps client client-test bench bench-deps clean
+.PHONY: demo test lint types pytest docs docs-test system-deps client client-test bench bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,8 @@ client-test: client/node_modules/.installed
 	cd client && npm test --silent
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests $(wildcard bench)
-	$(BIN)/ruff format --check src tests $(wildcard bench)
+	$(BIN)/ruff check src tests docs $(wildcard bench)
+	$(BIN)/ruff format --check src tests docs $(wildcard bench)
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -56,7 +56,17 @@ types: $(STAMP)
 pytest: $(STAMP) system-deps client
 	$(BIN)/pytest
 
-test: lint types client-test pytest
+# The documentation site (docs/, Sphinx): `make docs` builds it into docs/_build/html with
+# warnings as errors; `docs-test` also runs its code samples (the doctest builder).
+SPHINX := $(BIN)/sphinx-build -W --keep-going -q -d docs/_build/doctrees
+
+docs: $(STAMP)
+	$(SPHINX) -b html docs docs/_build/html
+
+docs-test: docs
+	$(SPHINX) -b doctest docs docs/_build/doctest
+
+test: lint types docs-test client-test pytest
 
 demo: $(STAMP) client
 	$(BIN)/sessionkeeper demo
@@ -85,4 +95,4 @@ bench: $(BENCH_STAMP) bench-deps
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache client/node_modules client/dist $(PACKAGED_CLIENT) build
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache client/node_modules client/dist $(PACKAGED_CLIENT) build docs/_build
