@@ -52,7 +52,7 @@ default_role = "code"
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
-autodoc_class_signature = "separated"
+autodoc_class_signature = "mixed"
 autodoc_default_options = {"show-inheritance": True}
 autodoc_preserve_defaults = True
 
@@ -67,6 +67,7 @@ html_static_path: list[str] = []
 html_theme_options = {
     "description": "Sessions and cookies for Flask that lose no updates.",
     "fixed_sidebar": True,
+    "page_width": "1160px",
     "show_powered_by": False,
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
