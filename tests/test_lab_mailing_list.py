@@ -142,14 +142,84 @@ def test_unregister_removes_the_address(client: FlaskClient) -> None:
     assert 'name="email"' in client.get("/").text
 
 
-def test_unregister_of_an_address_no_longer_listed(client: FlaskClient) -> None:
-    sign_up(client, "lisa@example.com")
+def delete_as_admin(client: FlaskClient, email: str) -> Any:
     admin = client.application.test_client()
     admin_login(admin)
-    admin.post("/admin/delete", data={"email": "lisa@example.com", "csrf_token": token(admin)})
-    answer = unregister(client)
+    return admin.post("/admin/delete", data={"email": email, "csrf_token": token(admin)})
+
+
+def test_an_address_the_admin_deleted_is_no_longer_thanked(client: FlaskClient) -> None:
+    sign_up(client, "lisa@example.com")
+    delete_as_admin(client, "lisa@example.com")
+    page = client.get("/").text
+    assert "Thank you for signing up" not in page and "Unregister" not in page
+    assert "lisa@example.com is no longer on the list." in page and 'name="email"' in page
+    assert sign_up(client, "lisa@example.com").status_code == 303  # and may sign up again
+    assert listed(client) == ["lisa@example.com"]
+
+
+def test_unregister_of_an_address_no_longer_listed(client: FlaskClient) -> None:
+    sign_up(client, "lisa@example.com")
+    csrf_token = token(client)  # the page is open before the admin deletes the address
+    delete_as_admin(client, "lisa@example.com")
+    answer = client.post("/unregister", data={"csrf_token": csrf_token})
     assert answer.status_code == 404
     assert "That address isn&#39;t on our list" in answer.text
+
+
+def test_a_second_sign_up_is_refused_until_the_first_is_unregistered(
+    client: FlaskClient,
+) -> None:
+    sign_up(client, "maggie@example.com")
+    answer = sign_up(client, "other@example.com")
+    assert answer.status_code == 409
+    assert "You signed up as maggie@example.com: unregister it first" in answer.text
+    assert listed(client) == ["maggie@example.com"]
+    assert unregister(client).status_code == 200
+    assert sign_up(client, "other@example.com").status_code == 303
+    assert listed(client) == ["other@example.com"]
+
+
+def test_addresses_differing_only_in_case_are_one_entry(client: FlaskClient) -> None:
+    sign_up(client, "Marge@Example.com")
+    other = client.application.test_client()
+    assert sign_up(other, "MARGE@example.COM").status_code == 303
+    assert listed(client) == ["Marge@example.com"]
+    assert "Thank you for signing up, Marge@example.com!" in other.get("/").text
+    assert sign_up(client, "marge@EXAMPLE.com").status_code == 303  # the same address again
+    delete_as_admin(client, "marge@example.com")
+    assert listed(client) == []
+
+
+def test_deleting_without_an_address_says_so(app: Flask, client: FlaskClient) -> None:
+    admin_login(client)
+    client.post("/admin/delete", data={"email": "", "csrf_token": token(client)})
+    page = client.get("/admin/").text
+    assert "Give the address to delete." in page and " is not on the list." not in page
+
+
+def test_the_admin_pages_lead_back_to_the_list(app: Flask, client: FlaskClient) -> None:
+    assert 'href="/">Back to the mailing list</a>' in client.get("/admin/").text
+    admin_login(client)
+    page = client.get("/admin/").text
+    assert 'href="/">Back to the mailing list</a>' in page
+    assert "margin: 1rem 0" in page  # the log-out form keeps its distance from the table
+
+
+def test_the_password_may_come_from_admin_password_in_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ADMIN_PASSWORD", PASSWORD)
+    app = create_app({"SESSION_STORE": "cookie"}, instance_path=tmp_path)
+    close_lab(app)
+    assert check_password_hash(app.config["ADMIN_PASSWORD_HASH"], PASSWORD)
+
+
+def test_the_disabled_admin_page_names_the_variables_that_work(
+    build_lab: Callable[..., Flask],
+) -> None:
+    page = build_lab(create_app).test_client().get("/admin/").text
+    assert "ADMIN_PASSWORD (or FLASK_ADMIN_PASSWORD)" in page
 
 
 def test_only_a_hash_of_the_admin_password_is_kept(tmp_path: Path) -> None:

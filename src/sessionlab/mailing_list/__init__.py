@@ -3,8 +3,23 @@
 The session remembers which address this browser signed up with; the
 addresses themselves live in the database (``SQLALCHEMY_DATABASE_URI``, by
 default ``mailing_list.db`` in the instance folder, created on start).
-``ADMIN_PASSWORD`` enables the admin page; ``ADMIN_LOGIN_*`` limit its log-ins
-(see :mod:`sessionlab.mailing_list.limits`).
+Addresses are compared without regard to case (``MARGE@…`` is ``marge@…``)
+and kept as typed, the domain lower-cased. A browser signs up one address at
+a time: to sign up another, it unregisters the first, so none is left behind
+out of its reach.
+
+The admin page is enabled by a password: the ``ADMIN_PASSWORD`` (or
+``FLASK_ADMIN_PASSWORD``) environment variable, or ``ADMIN_PASSWORD`` in the
+config; ``ADMIN_LOGIN_*`` limit its log-ins (see
+:mod:`sessionlab.mailing_list.limits`).
+
+From the command line, every form wants its CSRF token and the cookie that
+goes with it: fetch the page first, then post the token back with the cookie::
+
+    curl -c jar http://127.0.0.1:5001/ | grep csrf_token
+    curl -b jar -c jar -d csrf_token=TOKEN -d email=ned@example.com http://127.0.0.1:5001/signup
+    curl -b jar http://127.0.0.1:5001/
+    curl -b jar -c jar -d csrf_token=TOKEN http://127.0.0.1:5001/unregister
 """
 
 from __future__ import annotations
@@ -20,9 +35,9 @@ from sqlalchemy.exc import IntegrityError
 from sessionkeeper import SessionKeeper
 
 from ..common import create_lab_app
-from .admin import LIMITER_KEY, bp, hash_admin_password
+from .admin import LIMITER_KEY, PASSWORD_ENVVAR, bp, hash_admin_password
 from .limits import LoginLimiter
-from .models import Subscriber, db, normalize_email
+from .models import Subscriber, db, find, normalize_email
 
 __all__ = ["PORT", "create_app"]
 
@@ -66,6 +81,9 @@ def create_app(
 
 
 def _adjust(config: Config, explicit: set[str]) -> None:
+    given = os.environ.get(PASSWORD_ENVVAR)
+    if given and not config.get("ADMIN_PASSWORD") and "ADMIN_PASSWORD_HASH" not in config:
+        config["ADMIN_PASSWORD"] = given
     hash_admin_password(config)
 
 
@@ -74,25 +92,43 @@ def _signed_up() -> str | None:
     return email if isinstance(email, str) else None
 
 
+def _form(message: str | None = None, value: str = "", status: int = 200) -> ResponseReturnValue:
+    page = render_template("mailing_list/index.html", message=message, value=value)
+    return page, status
+
+
 def index() -> ResponseReturnValue:
     """Show the sign-up form, or thank a browser that signed up and offer to unregister."""
-    return render_template("mailing_list/index.html", email=_signed_up())
+    email = _signed_up()
+    if email is None:
+        return _form()
+    if find(email) is None:  # removed by the admin since
+        session.pop("email", None)
+        return _form(f"{email} is no longer on the list. Sign up again if you like.", email)
+    return render_template("mailing_list/index.html", email=email)
 
 
 def signup() -> ResponseReturnValue:
     """Add a valid address to the list and remember it in the session."""
-    email = normalize_email(request.form.get("email", ""))
+    sent = request.form.get("email", "")
+    email = normalize_email(sent)
     if email is None:
         message = "Please enter a valid email address, like name@example.com."
-        value = request.form.get("email", "")[:254]
-        return render_template("mailing_list/index.html", message=message, value=value), 400
-    if db.session.scalar(db.select(Subscriber).filter_by(email=email)) is None:
-        db.session.add(Subscriber(email=email))
+        return _form(message, sent[:254], 400)
+    remembered = _signed_up()
+    if remembered is not None and remembered.lower() != email.lower() and find(remembered):
+        message = f"You signed up as {remembered}: unregister it first to sign up another address."
+        return _form(message, email, 409)
+    entry = find(email)
+    if entry is None:
+        entry = Subscriber(email=email)
+        db.session.add(entry)
         try:
             db.session.commit()
         except IntegrityError:
             db.session.rollback()  # the same address was added by a concurrent request
-    session["email"] = email
+            entry = find(email) or entry
+    session["email"] = entry.email
     return redirect(url_for("index"), 303)
 
 
@@ -101,7 +137,7 @@ def unregister() -> ResponseReturnValue:
     email = _signed_up()
     if email is None:
         return _message("You haven't submitted an email!", 400)
-    subscriber = db.session.scalar(db.select(Subscriber).filter_by(email=email))
+    subscriber = find(email)
     session.pop("email", None)
     if subscriber is None:
         return _message("That address isn't on our list", 404)

@@ -28,12 +28,19 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from .. import csrf
 from ..common import regenerate_session
 from .limits import LoginLimiter
-from .models import Subscriber, db
+from .models import Subscriber, db, find
 
-__all__ = ["LIMITER_KEY", "bp", "hash_admin_password"]
+__all__ = ["DISABLED", "LIMITER_KEY", "PASSWORD_ENVVAR", "bp", "hash_admin_password"]
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 LIMITER_KEY = "sessionlab.admin_limiter"
+#: The environment variable read for the password (``FLASK_ADMIN_PASSWORD`` works too).
+PASSWORD_ENVVAR = "ADMIN_PASSWORD"  # noqa: S105 - a variable's name
+DISABLED = (
+    "The admin page is disabled: start the lab with the environment variable "
+    "ADMIN_PASSWORD (or FLASK_ADMIN_PASSWORD) set to a password, or set ADMIN_PASSWORD "
+    "in the app's config."
+)
 
 
 def hash_admin_password(config: Config) -> None:
@@ -56,7 +63,7 @@ def _is_admin() -> bool:
 def index() -> ResponseReturnValue:
     """List every address with a delete button, or ask for the password."""
     if not current_app.config.get("ADMIN_PASSWORD_HASH"):
-        abort(403, "The admin page is disabled: set ADMIN_PASSWORD to enable it.")
+        abort(403, DISABLED)
     if not _is_admin():
         return render_template("mailing_list/admin_login.html")
     subscribers = db.session.scalars(db.select(Subscriber).order_by(Subscriber.email)).all()
@@ -68,7 +75,7 @@ def login() -> ResponseReturnValue:
     """Check the password, once a slot for this attempt is reserved for browser and address."""
     expected = current_app.config.get("ADMIN_PASSWORD_HASH")
     if not expected:
-        abort(403, "The admin page is disabled: set ADMIN_PASSWORD to enable it.")
+        abort(403, DISABLED)
     browser = csrf.browser_key()
     if browser is None:  # the CSRF check lets no form POST through without the cookie
         abort(400, csrf.FORM_REFUSED)
@@ -92,9 +99,11 @@ def delete() -> ResponseReturnValue:
     """Remove an address from the list."""
     if not _is_admin():
         abort(403, "Log in as the admin first.")
-    email = request.form.get("email", "")
-    subscriber = db.session.scalar(db.select(Subscriber).filter_by(email=email))
-    if subscriber is None:
+    email = request.form.get("email", "").strip()
+    subscriber = find(email) if email else None
+    if not email:
+        flash("Give the address to delete.")
+    elif subscriber is None:
         flash(f"{email} is not on the list.")
     else:
         db.session.delete(subscriber)
