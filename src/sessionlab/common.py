@@ -4,7 +4,11 @@ A lab's ``create_app`` calls :func:`create_lab_app`, which layers the config
 (the lab's defaults, an optional config file, ``FLASK_*`` environment
 variables, then the caller's mapping), keeps a random secret key in the
 instance folder (``./instance/<lab>`` unless told otherwise), installs
-SessionKeeper, CSRF protection and clean error pages.
+SessionKeeper, CSRF protection, clean error pages and the session inspector.
+
+``SESSIONLAB_HOME`` (a URL, unset when a lab runs alone) puts a link back to it
+on every page: the demo sets it to its index. ``SESSIONLAB_INSPECTOR = False``
+leaves the session inspector out.
 """
 
 from __future__ import annotations
@@ -15,16 +19,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
 
-from flask import Config, Flask, current_app, jsonify, render_template, request, session
+from flask import Config, Flask, session
 from flask.typing import ResponseReturnValue
 from jinja2.bccache import Bucket, BytecodeCache
-from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from sessionkeeper import ServerSession, SessionKeeper
 from sessionkeeper.kv.tokens import secret_file
 
-from . import csrf
+from . import csrf, errors, inspector
 
 __all__ = [
     "INSTANCE_ENVVAR",
@@ -42,11 +45,15 @@ TEMPLATES: Final = str(Path(__file__).with_name("templates"))
 INSTANCE_ENVVAR: Final = "SESSIONLAB_INSTANCE_PATH"
 SECRET_KEY_FILE: Final = "secret-key"  # noqa: S105 - a file name, not a secret
 
-#: Settings every lab starts from: the embedded SQLite session store in the instance folder.
+#: Settings every lab starts from: the embedded SQLite session store in the instance folder,
+#: and what the session inspector needs to know of each request.
 BASE_DEFAULTS: Final[Mapping[str, Any]] = {
     "SESSION_STORE": "sqlite:///sessions.db",
+    "SESSION_INSPECT": True,
     "MAX_CONTENT_LENGTH": 1 << 20,
     "SESSIONLAB_JSON_ERRORS": False,
+    "SESSIONLAB_HOME": None,
+    "SESSIONLAB_INSPECTOR": True,
 }
 
 
@@ -115,8 +122,9 @@ def create_lab_app(
     csrf.init_app(app)
     if (n := int(app.config.get("SESSIONLAB_PROXY_FIX") or 0)) > 0:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(InternalServerError, _http_error)
+    errors.init_app(app)
+    if app.config["SESSIONLAB_INSPECTOR"]:
+        inspector.install(app)
     app.add_url_rule("/healthz", "healthz", _healthz)
     return app
 
@@ -148,22 +156,6 @@ def instance_secret_key(instance_path: str) -> str:
 
 def _healthz() -> ResponseReturnValue:
     return {"status": "ok"}
-
-
-def _wants_json() -> bool:
-    if current_app.config["SESSIONLAB_JSON_ERRORS"]:
-        return True
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "application/json"
-
-
-def _http_error(exc: HTTPException) -> ResponseReturnValue:
-    code = exc.code or 500
-    # Keep the error's own headers: Allow on a 405, Retry-After on a 429.
-    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
-    if _wants_json():
-        return jsonify(error=exc.name, message=exc.description, status=code), code, headers
-    return render_template("error.html", error=exc, code=code), code, headers
 
 
 def regenerate_session() -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from flask import Flask, Response, make_response, render_template, request
+from flask import Flask, Response, make_response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from .common import create_lab_app
@@ -87,7 +87,8 @@ def read_cookie() -> ResponseReturnValue:
     """Show the tutorial cookie's value, escaped by the template."""
     value = request.cookies.get(COOKIE_NAME)
     if value is None:
-        return _page("No cookie", f"There is no cookie named {COOKIE_NAME}: visit /set_cookie.")
+        where = url_for("set_cookie")
+        return _page("No cookie", f"There is no cookie named {COOKIE_NAME}: visit {where}.")
     return _page("Cookie value", f"The value of the cookie {COOKIE_NAME} is: {value}")
 
 
