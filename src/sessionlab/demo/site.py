@@ -1,7 +1,10 @@
 """The demo site as one WSGI app: every lab under its own prefix, an index, the live sessions.
 
 Each lab keeps its sessions in the key-value service under its own key prefix
-and cookie (name and path), so the labs never read each other's sessions.
+and cookie (name and path), so the labs never read each other's sessions; the
+counter runs twice, at ``/counter`` on the service and at ``/counter-cookie`` in
+a signed cookie, so the two lessons can be seen side by side. Every lab page
+links back to the index (``SESSIONLAB_HOME``).
 
 The live sessions page shows what every visitor's session holds (an e-mail
 address, a user name), so it is behind the admin password (HTTP Basic, any user
@@ -22,6 +25,7 @@ from typing import Any, Final
 
 from flask import Flask, render_template, request
 from flask.typing import ResponseReturnValue
+from markupsafe import Markup
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
@@ -51,6 +55,8 @@ class Lab:
     prefix: str
     title: str
     summary: str
+    cookie: bool = False
+    """Keep the sessions in a signed cookie instead of the key-value service."""
 
 
 LABS: Final = (
@@ -64,7 +70,21 @@ LABS: Final = (
         "Mailing list",
         "Sign up, unregister, an admin page.",
     ),
-    Lab("counter", "sessionlab.counter", "/counter", "Counter", "A count per session; reset."),
+    Lab(
+        "counter",
+        "sessionlab.counter",
+        "/counter",
+        "Counter (server store)",
+        "A count per session, kept in the key-value service: the cookie stays the same.",
+    ),
+    Lab(
+        "counter_cookie",
+        "sessionlab.counter",
+        "/counter-cookie",
+        "Counter (signed cookie)",
+        "The same counter kept in the cookie: a new Set-Cookie on every visit.",
+        cookie=True,
+    ),
     Lab("cookies", "sessionlab.cookies", "/cookies", "Cookies", "Set, read, delete a cookie."),
 )
 
@@ -86,11 +106,12 @@ def create_site(
     apps: dict[str, Flask] = {}
     for lab in LABS:
         config: dict[str, Any] = {
-            "SESSION_STORE": kv_url,
+            "SESSION_STORE": "cookie" if lab.cookie else kv_url,
             "SESSION_KV_TOKEN": kv_token,
             "SESSION_KEY_PREFIX": f"session:{lab.name}:",
             "SESSION_COOKIE_NAME": f"{lab.name}_session",
             "SESSION_COOKIE_PATH": lab.prefix,
+            "SESSIONLAB_HOME": "/",
         }
         if lab.name == "mailing_list" and admin_password:
             config["ADMIN_PASSWORD"] = admin_password
@@ -128,7 +149,7 @@ def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | 
     @app.get("/sessions")
     def sessions() -> ResponseReturnValue:
         _check_admin(password_hash)
-        listing = {lab.title: _live_sessions(apps[lab.name]) for lab in LABS}
+        listing = {lab.title: _live_sessions(apps[lab.name]) for lab in LABS if not lab.cookie}
         return render_template("demo/sessions.html", listing=listing)
 
     @app.get("/healthz")
@@ -144,8 +165,13 @@ def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | 
     return app
 
 
-def _timestamp(seconds: float) -> str:
-    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M:%S} UTC"
+def _timestamp(seconds: float) -> Markup:
+    """A compact date (``01 Dec 14:03``), the full one in its ``datetime`` and title."""
+    when = datetime.fromtimestamp(seconds, UTC)
+    full = f"{when:%Y-%m-%d %H:%M:%S} UTC"
+    return Markup('<time datetime="{}" title="{}">{}</time>').format(
+        when.isoformat(), full, f"{when:%d %b %H:%M}"
+    )
 
 
 def _live_sessions(app: Flask) -> list[tuple[SessionInfo, str]]:
