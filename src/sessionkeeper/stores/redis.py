@@ -10,7 +10,6 @@ served from memory (:mod:`.redis_cache`).
 
 from __future__ import annotations
 
-import math
 import secrets
 import threading
 from collections.abc import Callable, Sequence
@@ -19,21 +18,16 @@ from typing import Any
 from redis.cluster import RedisCluster
 
 from ..errors import ConfigError, Conflict, CorruptRecord, StoreError
-from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Clock, Record, Store, Version, check_ttl
+from .base import ABSENT, DEFAULT_SCAN_LIMIT, Absent, Clock, Record, Store, Version
 from .base import default_clock as _now
 from .redis_cache import TrackingCache
 from .redis_scan import KeyIndex, scan_keyspace
-from .redis_scripts import SCRIPTS
+from .redis_scripts import SCRIPTS, ttl_ms
 from .redis_urls import DEFAULT_CACHE_SIZE, Client, build_client, store_options, translated
-from .redis_wait import DEFAULT_WAIT_TIMEOUT, acknowledged, wait_ms
+from .redis_wait import DEFAULT_WAIT_TIMEOUT, wait_ms, written
 from .redis_wire import Arg, ClientWire, ConnectionWire, Wire
 
 __all__ = ["RedisStore"]
-
-
-def _ms(ttl: float | None) -> str:
-    check_ttl(ttl)
-    return "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))
 
 
 class RedisStore(Store):
@@ -42,27 +36,18 @@ class RedisStore(Store):
     ``client`` is a :class:`redis.Redis` or :class:`redis.cluster.RedisCluster` that does
     not decode responses, or a zero-argument function building one on first use. A
     client handed in belongs to its owner, who closes it; :meth:`close` closes it only
-    with ``owns_client=True``, as :meth:`from_url` sets for the client it builds. On one
-    server the store keeps the connections it takes from the client's pool between calls
-    and gives them back in :meth:`close`. ``key_prefix`` goes before every key, so apps
-    can share a server; ``clock`` turns Redis's remaining TTLs into absolute expiries.
+    with ``owns_client=True``, as :meth:`from_url` sets. On one server the store keeps
+    the connections it takes from the client's pool and gives them back in :meth:`close`.
+    ``key_prefix`` goes before every key; ``clock`` turns remaining TTLs into expiries.
 
-    On one server (standalone or Sentinel) writes keep an index of the keys (the sorted
-    set ``<key_prefix>\\xffindex``, see :mod:`.redis_scan`), so a :meth:`scan` page costs
-    O(log N + page). A Cluster keeps none (its slot would take every write): there
-    :meth:`scan` walks the keyspace of every primary, at a cost proportional to it.
-
-    With ``wait_replicas=N`` (not on a Cluster) every write returns once N replicas have
-    it, or raises :class:`StoreUnavailable` after ``wait_timeout`` seconds (the primary
-    has it; a failover may lose it).
-
-    With ``cache=True`` (not on a Cluster) each process keeps up to ``cache_size``
-    records in memory, coherent through Redis's invalidation messages (``CLIENT
-    TRACKING``, Redis 6.0+) on one more connection, which the store owns and closes: a
-    read that follows a write anywhere sees it; a repeated read costs no round trip. It
-    is off by default: the connection and the invalidations (one per write under
-    ``key_prefix``, to every process) pay off only when processes read the same sessions
-    again and again.
+    On one server writes keep an index of the keys (:mod:`.redis_scan`), so a
+    :meth:`scan` page costs O(log N + page); on a Cluster it walks every primary's keys.
+    ``wait_replicas=N`` makes writes wait for N replicas (:mod:`.redis_wait`).
+    ``cache=True`` keeps up to ``cache_size`` records in each process's memory, coherent
+    through Redis's invalidations (:mod:`.redis_cache`) on one more connection, which the
+    store owns and closes. It is off by default: the connection and the invalidations
+    (one per write under ``key_prefix``, to every process) pay off only when processes
+    read the same sessions again and again. Neither option works on a Cluster.
     """
 
     expires_by_itself = True
@@ -79,8 +64,7 @@ class RedisStore(Store):
         cache_size: int = DEFAULT_CACHE_SIZE,
         clock: Clock = _now,
     ) -> None:
-        self._wait_ms = wait_ms(wait_replicas, wait_timeout)
-        self._wait_replicas = wait_replicas
+        self._wait = (wait_replicas, wait_ms(wait_replicas, wait_timeout))
         for wanted, name in ((wait_replicas, "wait_replicas"), (cache, "cache")):
             if wanted and isinstance(client, RedisCluster):
                 raise ConfigError(f"{name} is not supported on a Redis Cluster")
@@ -107,10 +91,8 @@ class RedisStore(Store):
         clock: Clock = _now,
         **_: object,
     ) -> RedisStore:
-        """Build from a ``redis://``, ``rediss://``, ``unix://``, ``redis+cluster://`` or
-        ``redis+sentinel://`` URL (:mod:`.redis_urls`), with connect and read timeouts of
-        ``timeout`` seconds (2). The store owns the client it builds and closes it.
-        """
+        """Build from a URL (:mod:`.redis_urls`), connect and read timeouts ``timeout``
+        seconds (2); the store owns the client it builds and closes it."""
         timeout = 2.0 if timeout is None else timeout
         url, options = store_options(url, timeout)
         client, extra_close = build_client(url, timeout)
@@ -145,12 +127,8 @@ class RedisStore(Store):
             return wire
 
     def _write(self, name: str, keys: list[Arg], *args: Arg, after: Sequence[bytes] = ()) -> Any:
-        wire = self._connected()
         try:
-            if not self._wait_replicas:
-                return wire.script(name, keys, args, after)
-            assert isinstance(wire, ConnectionWire), "wait_replicas is refused on a Cluster"
-            return acknowledged(wire, name, keys, args, after, self._wait_replicas, self._wait_ms)
+            return written(self._connected(), name, keys, args, after, *self._wait)
         finally:
             if self._cache is not None:  # written or maybe written: this process forgets it
                 self._cache.forget(keys[0])  # type: ignore[arg-type]
@@ -182,7 +160,7 @@ class RedisStore(Store):
     ) -> Version:
         mode = "absent" if if_version is ABSENT else "" if if_version is None else "version"
         expected = if_version if isinstance(if_version, str) else ""
-        version, ms = secrets.token_urlsafe(12), _ms(ttl)
+        version, ms = secrets.token_urlsafe(12), ttl_ms(ttl)
         name: Arg = (self._prefix + key).encode()
         self._connected()
         index, keys, sample, after = self._index, [name], list[bytes](), tuple[bytes, ...]()
@@ -207,7 +185,7 @@ class RedisStore(Store):
         return bool(removed)
 
     def touch(self, key: str, ttl: float | None) -> bool:
-        return bool(self._write("touch", [(self._prefix + key).encode()], _ms(ttl))[0])
+        return bool(self._write("touch", [(self._prefix + key).encode()], ttl_ms(ttl))[0])
 
     def scan(
         self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_SCAN_LIMIT
@@ -218,9 +196,7 @@ class RedisStore(Store):
         if self._index is not None:
             keys = self._index.scan(prefix, after, limit + 1)
         else:
-            assert isinstance(wire, ClientWire)
-            with translated():
-                keys = scan_keyspace(wire.client, self._prefix, prefix, after, limit + 1)
+            keys = scan_keyspace(wire, self._prefix, prefix, after, limit + 1)
         return (keys[:limit], keys[limit - 1]) if len(keys) > limit else (keys, None)
 
     def clear_expired(self) -> int:
@@ -236,10 +212,9 @@ class RedisStore(Store):
             extra_close, self._extra_close = self._extra_close, None
             wire, self._wire = self._wire, None
             cache, self._cache = self._cache, None
-        if cache is not None:
-            cache.close()
-        if wire is not None:
-            wire.close()
+        for part in (cache, wire):
+            if part is not None:
+                part.close()
         if self._owns_client:
             with translated():
                 if client is not None:

@@ -6,17 +6,21 @@ registered with ``CLIENT TRACKING ON BCAST PREFIX <key prefix>``: Redis then pus
 it the name of every key under the prefix that any client changes, deletes, expires or
 evicts. The cache owns that connection and closes it in :meth:`TrackingCache.close`.
 
-Coherence: Redis queues a write's invalidation before it writes the write's reply (both
-in the same pass of its event loop), so once a writer has its answer the invalidation is
-already on its way to every tracking connection; on one host it is already in their
-socket. Every lookup first drains that socket without blocking, so a read that causally
-follows a write anywhere (another worker, host, or ``flask sessions revoke``) never gets
-the older record. A fill notes the count of invalidations before its read from Redis and
-is kept only if none arrived meanwhile (one that a concurrent lookup drained would
-otherwise be lost). While the connection is down the cache is empty and bypassed; a
-later lookup reconnects (at most once a second while that fails). A PING every second
-on the connection, answered within the store timeout, detects a connection that died
-without closing.
+Coherence: Redis sends a write's invalidation in the same pass of its event loop as the
+write's reply, and to the sockets before it (it writes the client queued last first), so
+once a writer has its answer the invalidation is on its way to every tracking connection;
+on one host it is already in their socket. Every lookup first drains that socket without
+blocking, so a read that causally follows a write anywhere (another worker, host, or
+``flask sessions revoke``) never gets the older record. A fill notes the count of
+invalidations before its read from Redis and is kept only if none arrived meanwhile (one
+that a concurrent lookup drained would otherwise be lost). Limits: across a network a
+lost packet delays an invalidation by a retransmission; FLUSHDB's comes just *after*
+its reply; a process that reads nothing leaves its invalidations queued in Redis (a
+lookup that finds more than :data:`MAX_BACKLOG` drops the cache and reconnects).
+
+While the connection is down the cache is empty and bypassed; a later lookup reconnects
+(at most once a second while that fails). A PING every second, answered within the
+store timeout, finds a connection that died without closing.
 """
 
 from __future__ import annotations

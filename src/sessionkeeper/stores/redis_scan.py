@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final
 
 from .redis_scripts import INDEX_SUFFIX, NEW_MEMBER
-from .redis_urls import Client
+from .redis_urls import translated
 from .redis_wire import Wire, packed
 
 __all__ = ["INDEX_BATCH", "KeyIndex", "ScanIndex", "prune_index", "scan_keyspace", "walk_index"]
@@ -81,7 +81,7 @@ def _smallest(keys: Iterable[str], n: int) -> list[str]:
 
 
 def scan_keyspace(
-    client: Client, key_prefix: str, prefix: str, after: str | None, wanted: int
+    wire: Wire, key_prefix: str, prefix: str, after: str | None, wanted: int
 ) -> list[str]:
     """Return up to ``wanted`` keys starting with ``prefix`` above ``after``, by SCAN.
 
@@ -92,7 +92,7 @@ def scan_keyspace(
     pattern = _GLOB_SPECIAL.sub(rb"\\\1", full.encode()) + b"*"
 
     def matching() -> Iterator[str]:
-        for raw in client.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash"):
+        for raw in wire.scan_iter(match=pattern, count=_SCAN_COUNT, _type="hash"):
             try:
                 key = raw.decode()
             except UnicodeDecodeError:  # not a key this store wrote
@@ -100,7 +100,8 @@ def scan_keyspace(
             if key.startswith(full) and (after is None or key[len(key_prefix) :] > after):
                 yield key[len(key_prefix) :]
 
-    return _smallest(matching(), wanted)
+    with translated():
+        return _smallest(matching(), wanted)
 
 
 class KeyIndex:

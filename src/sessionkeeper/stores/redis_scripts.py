@@ -21,9 +21,12 @@ with a plain ZRANGE or ZRANDMEMBER first, then handed to a script as keys.
 
 from __future__ import annotations
 
+import math
 from typing import Final
 
-__all__ = ["INDEX_SUFFIX", "NEW_MEMBER", "READ_FIELDS", "SCRIPTS"]
+from .base import check_ttl
+
+__all__ = ["INDEX_SUFFIX", "NEW_MEMBER", "READ_FIELDS", "SCRIPTS", "ttl_ms"]
 
 #: The fields a read asks for: the value and the version.
 READ_FIELDS: Final = (b"v", b"n")
@@ -81,3 +84,9 @@ SCRIPTS: Final = {
     "touch": TOUCH,
     "prune": PRUNE,
 }
+
+
+def ttl_ms(ttl: float | None) -> str:
+    """The TTL argument of ``set`` and ``touch``: whole milliseconds, '' for none."""
+    check_ttl(ttl)
+    return "" if ttl is None else str(max(1, math.ceil(ttl * 1000)))

@@ -17,9 +17,9 @@ from redis.exceptions import NoScriptError
 
 from ..errors import ConfigError, StoreUnavailable
 from .redis_urls import DEFAULT_WAIT_TIMEOUT
-from .redis_wire import Arg, ConnectionWire, packed, raised
+from .redis_wire import Arg, ConnectionWire, Wire, packed, raised
 
-__all__ = ["DEFAULT_WAIT_TIMEOUT", "acknowledged", "wait_ms"]
+__all__ = ["DEFAULT_WAIT_TIMEOUT", "acknowledged", "wait_ms", "written"]
 
 
 def wait_ms(replicas: int, timeout: float) -> int:
@@ -64,3 +64,20 @@ def acknowledged(
             f"within {timeout_ms} ms; it may be lost in a failover"
         )
     return replies
+
+
+def written(
+    wire: Wire,
+    name: str,
+    keys: Sequence[Arg],
+    args: Sequence[Arg],
+    after: Sequence[bytes],
+    replicas: int,
+    timeout_ms: int,
+) -> list[Any]:
+    """Run a write script as :meth:`~.redis_wire.Wire.script` does, acknowledged by
+    ``replicas`` replicas if there are any to wait for."""
+    if not replicas:
+        return wire.script(name, keys, args, after)
+    assert isinstance(wire, ConnectionWire), "wait_replicas is refused on a Cluster"
+    return acknowledged(wire, name, keys, args, after, replicas, timeout_ms)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import select
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import hiredis
@@ -55,6 +55,10 @@ class Wire:
 
     def command(self, *args: Arg) -> Any:
         """Run one command; return its reply."""
+        raise NotImplementedError
+
+    def scan_iter(self, **options: Any) -> Iterator[bytes]:
+        """Iterate SCAN over every primary (a Cluster's only: one server keeps an index)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -205,6 +209,9 @@ class ClientWire(Wire):
             return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
         except REDIS_ERRORS as exc:
             raise translate(exc) from exc
+
+    def scan_iter(self, **options: Any) -> Iterator[bytes]:
+        return self.client.scan_iter(**options)
 
 
 def raised(reply: Any) -> Any:
