@@ -92,8 +92,9 @@ def test_three_free_views_then_401_and_the_count_is_kept(client: FlaskClient) ->
             answer = client.get(f"/articles/{views}")
             assert answer.status_code == 200
             assert answer.json is not None
-            assert set(answer.json) == ARTICLE_KEYS
+            assert set(answer.json) == ARTICLE_KEYS | {"views_left"}
             assert answer.json["id"] == views
+            assert answer.json["views_left"] == 3 - views
             assert session.get("page_views") == views
         answer = client.get("/articles/4")
         assert answer.status_code == 401
@@ -138,6 +139,32 @@ def test_odd_paths_answer_json_errors(client: FlaskClient) -> None:
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert answer.is_json
+
+
+def test_a_browser_mistyping_a_url_gets_a_page_and_api_clients_json(
+    client: FlaskClient,
+) -> None:
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for path in ("/articels", "/articles/9999"):
+        page = client.get(path, headers={"Accept": browser})
+        assert page.status_code == 404 and page.mimetype == "text/html", path
+        assert "<h1>404 Not Found</h1>" in page.text
+        for accept in ("*/*", "application/json"):
+            answer = client.get(path, headers={"Accept": accept})
+            assert answer.status_code == 404 and answer.is_json, (path, accept)
+
+
+def test_the_built_client_page_links_home_in_the_demo_only(
+    plain_app: Callable[[str], Flask], tmp_path: Path
+) -> None:
+    app = plain_app("unused.db")
+    app.config["PAYWALL_CLIENT_DIR"] = str(
+        _fake_build(tmp_path / "built", "<html><body><div id=root></div></body></html>")
+    )
+    alone = _home(app)
+    assert "All labs" not in alone and "data-inspector" in alone
+    app.config["SESSIONLAB_HOME"] = "/"
+    assert '<a href="/" data-home>← All labs</a>' in _home(app)
 
 
 def test_post_is_405_json(client: FlaskClient) -> None:
@@ -222,8 +249,13 @@ def test_db_upgrade_and_seed_commands(plain_app: Callable[[str], Flask]) -> None
     runner = app.test_cli_runner()
     upgraded = runner.invoke(args=["db", "upgrade"])
     assert upgraded.exit_code == 0, upgraded.output
+    assert "database upgraded to revision 0001 at " in upgraded.output
+    assert upgraded.output.strip().endswith("commands.db")
+    again = runner.invoke(args=["db", "upgrade"])
+    assert "database already at revision 0001 at " in again.output
     seeded = runner.invoke(args=["seed", "--random-seed", "3"])
     assert seeded.exit_code == 0, seeded.output
+    assert "seeded 25 users and 100 articles into " in seeded.output
     with app.app_context():
         assert db.session.query(User).count() == 25
         articles = db.session.query(Article).all()
@@ -263,6 +295,32 @@ def test_flask_command_line_finds_the_app(tmp_path: Path) -> None:
     )
     with closing(tables.connection):
         assert [name for (name,) in tables] == ["alembic_version", "articles", "users"]
+
+
+def test_python_m_seed_says_what_it_did(tmp_path: Path) -> None:
+    env = {**os.environ, "SESSIONLAB_INSTANCE_PATH": str(tmp_path / "instance")}
+    env.pop("FLASK_SQLALCHEMY_DATABASE_URI", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+
+    early = run("-m", "sessionlab.paywall.seed")
+    assert early.returncode == 1 and "db upgrade` first" in early.stderr
+    upgraded = run("-m", "flask", "--app", "sessionlab.paywall", "db", "upgrade")
+    expected = "database upgraded to revision 0001 at instance/paywall/paywall.db"
+    assert upgraded.stdout.strip() == expected, upgraded.stderr
+    seeded = run("-m", "sessionlab.paywall.seed", "--articles", "20")
+    assert seeded.returncode == 0, seeded.stderr
+    assert (
+        seeded.stdout.strip() == "seeded 25 users and 20 articles into instance/paywall/paywall.db"
+    )
 
 
 def test_the_labs_curl_flow(app: Flask, run_on_socket: Callable[[Flask], str], curl: Curl) -> None:

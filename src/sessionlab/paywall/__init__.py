@@ -1,10 +1,13 @@
 """The paywall lab (port 5555): blog articles, three free views per session.
 
 ``GET /articles`` lists every article; ``GET /articles/<id>`` counts
-``session["page_views"]`` and answers 401 past three; ``GET /clear`` resets the
-count. ``flask --app sessionlab.paywall db upgrade`` migrates the database
+``session["page_views"]``, answers the article with ``views_left`` (the free
+views this session has left), and 401 past three; ``GET /clear`` resets the
+count. Errors are JSON, but for a browser asking for a page (a mistyped URL).
+``flask --app sessionlab.paywall db upgrade`` migrates the database
 (``SQLALCHEMY_DATABASE_URI``, by default ``paywall.db`` in the instance folder)
-and ``flask --app sessionlab.paywall seed`` fills it. ``/`` serves the built
+and ``flask --app sessionlab.paywall seed`` (or ``python -m sessionlab.paywall.seed``)
+fills it. ``/`` serves the built
 React client: the package's own ``client`` folder (built by ``make client``, and
 shipped in the wheel), or the folder ``PAYWALL_CLIENT_DIR`` names, a relative
 one taken from the instance folder. Without a built client it serves a page
@@ -31,13 +34,15 @@ from flask import (
 from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 from flask_migrate import Migrate, upgrade
+from markupsafe import Markup
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from sessionkeeper import locked
 
 from ..common import create_lab_app
-from .models import Article, db
+from ..inspector import PLACEHOLDER
+from .models import Article, db, location
 
 __all__ = ["CLIENT", "FREE_VIEWS", "MIGRATIONS", "PORT", "create_app", "prepare_database"]
 
@@ -93,7 +98,8 @@ def seed_command(users: int, articles: int, random_seed: int | None) -> None:
     from .seed import seed
 
     seed(users, articles, random_seed=random_seed)
-    click.echo(f"Seeded {users} users and {articles} articles.")
+    where = location(db.engine)
+    click.echo(f"seeded {users} users and {articles} articles into {where}")
 
 
 def articles() -> ResponseReturnValue:
@@ -113,7 +119,7 @@ def article(id: int) -> ResponseReturnValue:
     session["page_views"] = views = views + 1
     if views > FREE_VIEWS:
         return {"message": "Maximum pageview limit reached"}, 401
-    return found.to_dict(), 200
+    return {**found.to_dict(), "views_left": FREE_VIEWS - views}, 200
 
 
 def clear() -> ResponseReturnValue:
@@ -127,12 +133,30 @@ def client_file(filename: str = "index.html") -> ResponseReturnValue:
     setting = current_app.config["PAYWALL_CLIENT_DIR"]
     folder = Path(current_app.instance_path, setting) if setting else CLIENT
     if (folder / "index.html").is_file():
+        if filename == "index.html":
+            return _client_page(folder / "index.html")
         return send_from_directory(folder, filename)
     if filename != "index.html":
         abort(404)
     return render_template_string(_NOT_BUILT, free_views=FREE_VIEWS)
 
 
+def _client_page(path: Path) -> ResponseReturnValue:
+    """Serve the client's page with the way back to the demo and the session inspector."""
+    page = path.read_text(encoding="utf-8")
+    home = current_app.config["SESSIONLAB_HOME"]
+    if home and "<body>" in page:
+        nav = Markup(_HOME_LINK).format(home)  # noqa: S704 - a constant; home is escaped
+        page = page.replace("<body>", f"<body>\n{nav}", 1)
+    if current_app.config["SESSIONLAB_INSPECTOR"] and "</body>" in page:
+        page = page.replace("</body>", f"{PLACEHOLDER.decode()}\n</body>", 1)
+    return page, 200, {"Content-Type": "text/html; charset=utf-8"}
+
+
+_HOME_LINK: Final = (
+    '<nav class="home" style="font: 14px system-ui, sans-serif; margin: .5rem 1rem">'
+    '<a href="{}" data-home>← All labs</a></nav>'
+)
 # The lab's page, and how to build the client from a checkout of the project.
 _NOT_BUILT: Final = """{% extends "paywall/index.html" %}{% block content %}{{ super() }}
 <p>To build it, run <code>make client</code> in a checkout of the project (or

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import ForeignKey, String, Text, func
+from sqlalchemy import Engine, ForeignKey, String, Text, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-__all__ = ["Article", "User", "db"]
+__all__ = ["Article", "User", "db", "location"]
 
 
 class Base(DeclarativeBase):
@@ -61,3 +62,13 @@ class Article(Base):
             "user": self.user.to_dict() if self.user is not None else None,
             "user_id": self.user_id,
         }
+
+
+def location(engine: Engine) -> str:
+    """Name a database for messages: a SQLite file relative to the working directory if under it."""
+    url = engine.url
+    if not url.database or url.get_backend_name() != "sqlite":
+        return url.render_as_string(hide_password=True)
+    path = os.path.abspath(url.database)
+    inside = os.path.commonpath([path, os.getcwd()]) == os.getcwd()
+    return os.path.relpath(path) if inside else path

@@ -1,11 +1,18 @@
-"""Alembic environment: migrate the database of the Flask app that runs the command."""
+"""Alembic environment: migrate the database of the Flask app that runs the command.
+
+An upgrade says what it did: the revisions it applied, or that there was
+nothing to do, and where the database is.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import click
 from alembic import context
 from flask import current_app
+
+from sessionlab.paywall.models import location
 
 config = context.config
 migrate = current_app.extensions["migrate"]
@@ -26,13 +33,35 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    """Run the migrations on the app's database."""
+    """Run the migrations on the app's database, and say what changed."""
     options = dict(migrate.configure_args)
     options.setdefault("process_revision_directives", _skip_empty)
+    applied: list[tuple[bool, str]] = []
+
+    def note(*, step: Any, **_: Any) -> None:
+        applied.append((step.is_upgrade, step.up_revision_id if step.is_upgrade else "base"))
+
+    options.setdefault("on_version_apply", note)
     with migrate.db.engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, **options)
         with context.begin_transaction():
             context.run_migrations()
+            current = context.get_context().get_current_revision()
+    where = location(migrate.db.engine)
+    if applied:
+        verb = "upgraded" if applied[-1][0] else "downgraded"
+        click.echo(f"database {verb} to revision {current or 'base'} at {where}")
+    elif _upgrading():
+        click.echo(f"database already at revision {current or 'base'} at {where}")
+
+
+def _upgrading() -> bool:
+    # Only upgrade and downgrade name a destination; current, check and revision do not.
+    try:
+        destination = context.get_revision_argument()
+    except KeyError:
+        return False
+    return destination is not None and not getattr(config.cmd_opts, "autogenerate", False)
 
 
 if context.is_offline_mode():
