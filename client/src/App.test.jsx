@@ -54,7 +54,7 @@ function paywallServer({ limit = 3 } = {}) {
   const article = (id) => () => {
     views += 1;
     if (views > limit) return json(401, { message: "Maximum pageview limit reached" });
-    return json(200, fullArticle(id));
+    return json(200, { ...fullArticle(id), views_left: limit - views });
   };
   return mockApi({
     "/paywall/articles": () => json(200, ARTICLES),
@@ -121,6 +121,29 @@ describe("article page", () => {
     );
     expect(window.location.hash).toBe("#/articles/2");
     expect(requestedPaths(fetchMock)).toEqual(["/paywall/articles", "/paywall/articles/2"]);
+  });
+
+  it("says how many free articles are left, as the API counts them", async () => {
+    const user = userEvent.setup();
+    paywallServer();
+    render(<App />);
+
+    await openArticle(user, "Sessions in depth");
+    expect(await screen.findByTestId("views-left")).toHaveTextContent(
+      "2 free articles left in this session.",
+    );
+    await user.click(screen.getByRole("link", { name: "← All articles" }));
+    await openArticle(user, "Paywalls explained");
+    expect(await screen.findByTestId("views-left")).toHaveTextContent("1 free article left");
+    await user.click(screen.getByRole("link", { name: "← All articles" }));
+    await openArticle(user, "Sessions in depth");
+    expect(await screen.findByTestId("views-left")).toHaveTextContent(
+      "That was your last free article",
+    );
+    await user.click(screen.getByRole("link", { name: "← All articles" }));
+    await openArticle(user, "Paywalls explained");
+    expect(await screen.findByTestId("paywall")).toBeVisible();
+    expect(screen.queryByTestId("views-left")).not.toBeInTheDocument();
   });
 
   it("loads directly from its address", async () => {

@@ -33,10 +33,31 @@ function Article({ article }) {
   );
 }
 
+/** How many free articles this session may still read, as the API counted them. */
+export function ViewsLeft({ left }) {
+  if (typeof left !== "number") return null;
+  const text =
+    left > 0
+      ? `${left} free ${left === 1 ? "article" : "articles"} left in this session.`
+      : "That was your last free article in this session.";
+  return (
+    <p role="status" className="views-left" data-testid="views-left">
+      {text}
+    </p>
+  );
+}
+
 function Outcome({ loading, response, error }) {
   if (loading) return <Loading />;
   if (error) return <ErrorMessage>{failureText(error)}</ErrorMessage>;
-  if (response.status === 200 && response.body) return <Article article={response.body} />;
+  if (response.status === 200 && response.body) {
+    return (
+      <>
+        <ViewsLeft left={response.body.views_left} />
+        <Article article={response.body} />
+      </>
+    );
+  }
   if (response.status === 401) return <Paywall message={response.body?.message} />;
   if (response.status === 404) return <ErrorMessage>Article not found.</ErrorMessage>;
   return <ErrorMessage>{failureText(null, response.status)}</ErrorMessage>;
