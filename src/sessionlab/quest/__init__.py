@@ -3,6 +3,13 @@
 ``/`` and ``/new/`` offer a new game or to continue one (field ``neworcontinue``);
 ``/status/`` shows the game and takes a move (field ``playermove``). Winning or
 losing ends the session. Any input gets a message or a redirect, never an error.
+
+From the command line, each form wants its CSRF token and the cookie that goes
+with it: GET the page, then POST the token back with the cookie::
+
+    curl -c jar http://127.0.0.1:5006/ | grep csrf_token
+    curl -L -b jar -c jar -d csrf_token=TOKEN -d neworcontinue=newgame http://127.0.0.1:5006/new/
+    curl -L -b jar -c jar -d csrf_token=TOKEN -d "playermove=go east" http://127.0.0.1:5006/status/
 """
 
 from __future__ import annotations
