@@ -116,25 +116,38 @@ def test_demo_serves_every_lab_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
             return str(answer.read().decode())
 
     index = fetch("/")
-    for prefix in ("/paywall/", "/login/", "/quest/", "/mailing-list/", "/counter/", "/cookies/"):
+    prefixes = ("/paywall/", "/login/", "/quest/", "/mailing-list/", "/counter/", "/cookies/")
+    for prefix in (*prefixes, "/counter-cookie/"):
         assert f'href="{prefix}"' in index
+        with urllib.request.urlopen(demo.url + prefix, timeout=10) as answer:  # another visitor
+            assert '<a href="/" data-home>' in answer.read().decode()  # every lab leads back
+    assert "data-home" not in index
     assert '"id":1' in fetch("/paywall/articles/1").replace(" ", "")  # migrated and seeded
     assert "You are not logged in" in fetch("/login/")
     assert 'value="newgame"' in fetch("/quest/new/")
     assert 'name="email"' in fetch("/mailing-list/")
     assert "Count: 1" in fetch("/counter/")
+    assert "Count: 2" in fetch("/counter/")
+    cookie_counter = fetch("/counter-cookie/")
+    assert "Count: 1" in cookie_counter and "signed cookie" in cookie_counter
+    assert "There is no cookie named flask_tutorial: visit /cookies/set_cookie." in fetch(
+        "/cookies/read_cookie"
+    )
     assert "first visit" in fetch("/cookies/")
     assert "Logged in as Homer" in fetch("/login/login", {"username": "Homer"})
     assert {cookie.name: cookie.path for cookie in jar if cookie.name.endswith("_session")} == {
         "paywall_session": "/paywall",
         "login_session": "/login",
         "counter_session": "/counter",
+        "counter_cookie_session": "/counter-cookie",
     }  # the quest's and the mailing list's form pages keep their CSRF nonce out of the session
     password = (demo.instance / "admin-password").read_text().strip()
     admin = {"Authorization": "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()}
     sessions = fetch("/sessions", headers=admin)
     assert "&#34;username&#34;: &#34;Homer&#34;" in sessions
-    assert "&#34;count&#34;: 1" in sessions
+    assert "&#34;count&#34;: 2" in sessions
+    assert "Counter (signed cookie)" not in sessions  # nothing of it is stored
+    assert re.search(r'<td class="when"><time datetime="[^"]+" title="[^"]+ UTC">', sessions)
 
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(30) == 0
