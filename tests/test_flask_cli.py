@@ -111,3 +111,9 @@ def test_cookie_mode_says_there_is_nothing_stored() -> None:
     SessionKeeper(app)
     result = app.test_cli_runner().invoke(args=["sessions", "list"])
     assert result.exit_code != 0 and "kept in cookies" in result.output
+
+
+def test_list_says_when_nothing_is_stored(app: Flask) -> None:
+    result = app.test_cli_runner().invoke(args=["sessions", "list"])
+    assert result.exit_code == 0
+    assert result.output == "no stored sessions\n"

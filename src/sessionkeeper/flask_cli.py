@@ -38,6 +38,8 @@ def list_command(after: str | None, limit: int) -> None:
     """List stored sessions by hashed id, a page at a time."""
     admin = _admin()
     ids, next_id = admin.ids(after=after, limit=limit)
+    if not ids:
+        click.echo("no stored sessions" if after is None else "no more stored sessions")
     for id_hash in ids:
         info = admin.info(id_hash)
         if info is not None:
