@@ -79,7 +79,7 @@ def create_app(
 
 def prepare_database(app: Flask, *, random_seed: int | None = None) -> None:
     """Apply the migrations, and seed the database if it has no articles yet."""
-    from .seed import seed
+    from .fake import seed
 
     with app.app_context():
         upgrade(directory=MIGRATIONS)
@@ -95,7 +95,7 @@ def prepare_database(app: Flask, *, random_seed: int | None = None) -> None:
 @with_appcontext
 def seed_command(users: int, articles: int, random_seed: int | None) -> None:
     """Replace the users and articles with fake ones."""
-    from .seed import seed
+    from .fake import seed
 
     seed(users, articles, random_seed=random_seed)
     where = location(db.engine)
