@@ -172,6 +172,12 @@ def test_answers_that_are_not_pages_pass_untouched(make: Callable[..., Flask]) -
     assert answer.json == {"status": "ok"} and "Cache-Control" not in answer.headers
 
 
+def test_a_head_request_keeps_the_length_of_the_page(make: Callable[..., Flask]) -> None:
+    client = make(login.create_app, "cookie").test_client()
+    head = client.head("/")
+    assert head.status_code == 200 and int(head.headers["Content-Length"]) > 1000
+
+
 def test_the_inspector_can_be_left_out(make: Callable[..., Flask]) -> None:
     page = make(counter.create_app, "cookie", SESSIONLAB_INSPECTOR=False).test_client().get("/")
     assert "inspector" not in page.text

@@ -63,7 +63,7 @@ class Inspector:
             return written.append
 
         body = self.wsgi_app(environ, catch)
-        if not started or not _is_html(started[-1][1]):
+        if not started or not _is_html(started[-1][1]) or environ["REQUEST_METHOD"] == "HEAD":
             return _passed(body, started, written, start_response)
         try:
             data = b"".join([*written, *body])
