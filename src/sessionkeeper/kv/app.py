@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-from typing import Final
-
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException, PreconditionFailed
 from werkzeug.routing import PathConverter
@@ -12,6 +9,7 @@ from werkzeug.routing import PathConverter
 from ..errors import Conflict, StoreError
 from ..stores import Store, store_from_url
 from ..stores.sqlite import SqliteStore
+from .fast import FastPath
 from .guard import authenticate
 from .state import (
     DEFAULT_STORE_PATH,
@@ -20,17 +18,15 @@ from .state import (
     MAX_KEY_BYTES,
     MAX_POST_KEYS,
     MAX_VALUE_BYTES,
+    UNAVAILABLE,
     KvState,
     Limits,
-    json_response,
+    error_response,
+    unavailable,
 )
 from .views import bp
 
 __all__ = ["UNAVAILABLE", "create_app"]
-
-logger = logging.getLogger("sessionkeeper.kv")
-#: The message of every 503: what failed goes to the log, never to the client.
-UNAVAILABLE: Final = "the store failed; try again shortly"
 
 
 class KeyConverter(PathConverter):
@@ -48,6 +44,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     max_post_keys: int = MAX_POST_KEYS,
     allow_remote_without_token: bool = False,
+    fast: bool = True,
 ) -> Flask:
     """Build the service around ``store`` (a Store, a store URL, or None for ``kv.sqlite3``).
 
@@ -56,6 +53,9 @@ def create_app(
     machine: requests from and addressed to loopback, sent by no page of another
     site, writing JSON (see :mod:`.guard`); ``allow_remote_without_token=True``
     drops the first two checks, handing every session to whoever can connect.
+    With ``fast`` (the default) the hot requests (one key read, written or
+    touched) are answered by :class:`.fast.FastPath` in front of Flask, with the
+    same answers; ``fast=False`` leaves every request to Flask.
     The caller owns ``store`` and closes it.
     """
     limits = Limits(max_key_bytes, max_value_bytes, max_body_bytes, max_post_keys)
@@ -74,24 +74,13 @@ def create_app(
     app.extensions[EXTENSION] = KvState(store, token or None, limits, allow_remote_without_token)
     app.register_blueprint(bp)
     app.before_request(authenticate)
-    app.register_error_handler(HTTPException, _http_error)
-    app.register_error_handler(StoreError, _store_error)
+    app.register_error_handler(HTTPException, error_response)
+    app.register_error_handler(StoreError, unavailable)
     app.register_error_handler(Conflict, _conflict)
+    if fast:
+        app.wsgi_app = FastPath(app)  # type: ignore[method-assign]
     return app
 
 
-def _http_error(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
-    body = {"error": exc.name, "message": exc.description or exc.name, "status": status}
-    return json_response(body, status, headers)
-
-
-def _store_error(exc: StoreError) -> Response:
-    logger.warning("store failed: %s", exc)
-    body = {"error": "Service Unavailable", "message": UNAVAILABLE, "status": 503}
-    return json_response(body, 503, {"Retry-After": "1"})
-
-
 def _conflict(exc: Conflict) -> Response:
-    return _http_error(PreconditionFailed(str(exc)))
+    return error_response(PreconditionFailed(str(exc)))

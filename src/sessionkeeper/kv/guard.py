@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final
 
 from flask import request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from .state import PUBLIC_ENDPOINTS, state
+from .state import PUBLIC_ENDPOINTS, KvState, state
 
-__all__ = ["authenticate", "is_loopback"]
+__all__ = ["Caller", "authenticate", "check_access", "is_loopback"]
 
 JSON: Final = "application/json"
 #: ``Sec-Fetch-Site`` values of requests a page of another origin made the browser send.
@@ -29,6 +31,7 @@ FOREIGN_FETCH: Final = frozenset({"cross-site", "same-site"})
 _NO_TOKEN: Final = "this service has no token, so it"  # noqa: S105 - text, not a secret
 
 
+@lru_cache(maxsize=256)
 def is_loopback(host: str) -> bool:
     """Tell whether ``host`` names only this machine (127.0.0.0/8, ::1, localhost)."""
     if host.lower() == "localhost":
@@ -49,17 +52,53 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What the access rules look at, as plain values: the route, the peer and a few headers.
+
+    ``host`` is the request's host as Werkzeug reads it (the default port dropped);
+    header values are as they arrived, ``""`` (or None for ``Origin``) when absent.
+    """
+
+    method: str
+    endpoint: str | None
+    scheme: str
+    host: str
+    remote_addr: str
+    mimetype: str
+    authorization: str = ""
+    fetch_site: str = ""
+    origin: str | None = None
+
+
 def authenticate() -> None:
     """Check the bearer token, or without one, that the request is this machine's own."""
-    kv = state()
+    check_access(
+        state(),
+        Caller(
+            method=request.method,
+            endpoint=request.endpoint,
+            scheme=request.scheme,
+            host=request.host,
+            remote_addr=request.remote_addr or "",
+            mimetype=request.mimetype,
+            authorization=request.headers.get("Authorization", ""),
+            fetch_site=request.headers.get("Sec-Fetch-Site", ""),
+            origin=request.headers.get("Origin"),
+        ),
+    )
+
+
+def check_access(kv: KvState, caller: Caller) -> None:
+    """Raise the 401 or 403 that ``caller`` earns from the service ``kv``, or return."""
     if kv.token is None:
-        _local_only(kv.allow_remote)
-    elif request.endpoint not in PUBLIC_ENDPOINTS:
-        _bearer(kv.token)
+        _local_only(kv.allow_remote, caller)
+    elif caller.endpoint not in PUBLIC_ENDPOINTS:
+        _bearer(kv.token, caller.authorization)
 
 
-def _bearer(token: str) -> None:
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+def _bearer(token: str, authorization: str) -> None:
+    scheme, _, given = authorization.partition(" ")
     # Header text arrives latin-1 decoded; encoding it back yields the bytes that were sent.
     sent = given.strip().encode("latin-1", "replace")
     if scheme.lower() == "bearer" and hmac.compare_digest(sent, token.encode("utf-8")):
@@ -70,25 +109,24 @@ def _bearer(token: str) -> None:
     raise Unauthorized("a valid bearer token is required", www_authenticate=challenge)
 
 
-def _local_only(allow_remote: bool) -> None:
-    if not allow_remote and not is_loopback(request.remote_addr or ""):
+def _local_only(allow_remote: bool, caller: Caller) -> None:
+    if not allow_remote and not is_loopback(caller.remote_addr):
         raise Forbidden(
             f"{_NO_TOKEN} answers only requests from this machine; "
             "start it with a token (KV_TOKEN or --token-file) to serve other machines"
         )
-    if not allow_remote and not is_loopback(host_name(request.host)):
+    if not allow_remote and not is_loopback(host_name(caller.host)):
         raise Forbidden(
             f"{_NO_TOKEN} answers only requests addressed to localhost, 127.0.0.1 or [::1], "
-            f"not to Host {request.host!r} (a DNS rebinding page would use such a name)"
+            f"not to Host {caller.host!r} (a DNS rebinding page would use such a name)"
         )
-    fetch_site = request.headers.get("Sec-Fetch-Site", "").lower()
-    origin = request.headers.get("Origin")
-    own = f"{request.scheme}://{request.host}".lower()
-    if fetch_site in FOREIGN_FETCH or (origin is not None and origin.lower() != own):
+    origin = caller.origin
+    foreign = origin is not None and origin.lower() != f"{caller.scheme}://{caller.host}".lower()
+    if caller.fetch_site.lower() in FOREIGN_FETCH or foreign:
         raise Forbidden(f"{_NO_TOKEN} refuses requests that a page of another site sent")
     # POST / writes a JSON object; POST /clear-expired carries no body (or JSON).
-    expected = {"kv.write": (JSON,), "kv.clear_expired": (JSON, "")}.get(request.endpoint or "")
-    if request.method == "POST" and expected is not None and request.mimetype not in expected:
+    expected = {"kv.write": (JSON,), "kv.clear_expired": (JSON, "")}.get(caller.endpoint or "")
+    if caller.method == "POST" and expected is not None and caller.mimetype not in expected:
         raise Forbidden(
             f"{_NO_TOKEN} takes writes only as {JSON} (a web page can send text/plain "
             "and forms to this machine without asking); start it with a token for forms"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Final
+from typing import Final, Literal
 
 from flask import request
 from werkzeug.exceptions import BadRequest, PreconditionFailed, RequestEntityTooLarge
@@ -21,6 +21,9 @@ __all__ = [
     "TTL_HEADER",
     "check_key",
     "conditional_delete",
+    "direct_condition",
+    "not_at_version",
+    "parse_ttl",
     "scan_limit",
     "too_large",
     "too_large_post",
@@ -53,22 +56,35 @@ def too_large_post(keys: int, limit: int) -> RequestEntityTooLarge:
     )
 
 
-def check_key(key: str) -> None:
-    """Refuse an empty key, one that is not valid Unicode, or one over the key limit."""
+def not_at_version(key: str) -> PreconditionFailed:
+    """Build the 412 of a write or delete whose ``If-Match`` names another version."""
+    return PreconditionFailed(f"{key!r} is not at the expected version")
+
+
+def check_key(key: str, limit: int | None = None) -> None:
+    """Refuse an empty key, one that is not valid Unicode, or one over ``limit`` bytes.
+
+    ``limit`` defaults to the current app's key limit.
+    """
     if not key:
         raise BadRequest("keys must not be empty")
     try:
         size = len(key.encode("utf-8"))
     except UnicodeEncodeError as exc:
         raise BadRequest("keys must be valid Unicode (no lone surrogates)") from exc
-    limit = state().limits.max_key_bytes
+    if limit is None:
+        limit = state().limits.max_key_bytes
     if size > limit:
         raise too_large("the key", size, limit)
 
 
 def ttl_param() -> float | None:
     """Return the TTL in seconds from ``?ttl=`` or the ``KV-TTL`` header, or None (no expiry)."""
-    query, header = request.args.get("ttl"), request.headers.get(TTL_HEADER)
+    return parse_ttl(request.args.get("ttl"), request.headers.get(TTL_HEADER))
+
+
+def parse_ttl(query: str | None, header: str | None) -> float | None:
+    """Return the TTL that ``?ttl=`` and the ``KV-TTL`` header give (either, or both alike)."""
     if query is not None and header is not None and query != header:
         raise BadRequest(f"?ttl= and the {TTL_HEADER} header disagree")
     raw = query if query is not None else header
@@ -95,6 +111,23 @@ def scan_limit(max_page: int) -> int:
     return min(limit, max_page)
 
 
+def direct_condition(
+    if_match: str | None, if_none_match: str | None
+) -> Version | Absent | Literal[False] | None:
+    """Map the common precondition headers straight onto a store ``if_version``.
+
+    No header gives None, one strong ETag in ``If-Match`` its version, a lone
+    ``If-None-Match: *`` :data:`ABSENT`; any other form gives False: it needs
+    :func:`write_condition`'s check against a read.
+    """
+    if if_match is None:
+        return None if if_none_match is None else (ABSENT if if_none_match == "*" else False)
+    single = _ONE_STRONG_ETAG.fullmatch(if_match.strip())
+    if single is not None and if_none_match is None:
+        return etag_to_version(single[1])
+    return False
+
+
 def write_condition(key: str) -> Version | Absent | None:
     """Turn ``If-Match`` / ``If-None-Match`` into a store ``if_version``, or raise 412.
 
@@ -104,14 +137,12 @@ def write_condition(key: str) -> Version | Absent | None:
     """
     has_match = "If-Match" in request.headers
     has_none_match = "If-None-Match" in request.headers
-    if not (has_match or has_none_match):
-        return None
+    direct = direct_condition(request.headers.get("If-Match"), request.headers.get("If-None-Match"))
+    if direct is not False:
+        return direct
     if_match, if_none_match = request.if_match, request.if_none_match
     if has_none_match and not has_match and if_none_match.star_tag:
         return ABSENT
-    single = _ONE_STRONG_ETAG.fullmatch(request.headers.get("If-Match", "").strip())
-    if single is not None and not has_none_match:
-        return etag_to_version(single[1])
     record = state().store.get(key)
     tag = None if record is None else version_to_etag(record.version)[1:-1]
     passed = True
@@ -147,9 +178,9 @@ def conditional_delete(key: str) -> Record | None:
             raise PreconditionFailed(f"{key!r} exists")
         return None
     if old is None or old.version != condition:
-        raise PreconditionFailed(f"{key!r} is not at the expected version")
+        raise not_at_version(key)
     try:
         store.delete(key, if_version=condition)
     except Conflict as exc:
-        raise PreconditionFailed(f"{key!r} is not at the expected version") from exc
+        raise not_at_version(key) from exc
     return old

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from flask import Blueprint, Response, request
-from werkzeug.exceptions import BadRequest, PreconditionFailed
+from werkzeug.exceptions import BadRequest
 
 from ..errors import Conflict
-from ..stores import Record
 from ..wire.codec import decode_value, encode_value, loads, version_to_etag
 from .openapi import document
 from .params import (
@@ -16,13 +15,14 @@ from .params import (
     MAX_PAGE,
     check_key,
     conditional_delete,
+    not_at_version,
     scan_limit,
     too_large,
     too_large_post,
     ttl_param,
     write_condition,
 )
-from .state import json_response, state
+from .state import json_response, record_headers, state
 
 __all__ = ["bp"]
 
@@ -33,13 +33,6 @@ FORM_TYPES: Final = frozenset({"application/x-www-form-urlencoded", "multipart/f
 
 def _missing(key: str) -> Response:
     return json_response({key: None}, 404)
-
-
-def _record_headers(record: Record) -> dict[str, str]:
-    headers = {"ETag": version_to_etag(record.version)}
-    if record.expires is not None:
-        headers["KV-Expires"] = repr(record.expires)
-    return headers
 
 
 @bp.get("/healthz")
@@ -110,7 +103,7 @@ def write() -> Response:
         try:
             version = store.set(key, data, ttl=ttl, if_version=condition)
         except Conflict as exc:
-            raise PreconditionFailed(f"{key!r} is not at the expected version") from exc
+            raise not_at_version(key) from exc
         headers["ETag"] = version_to_etag(version)
     if len(encoded) != 1:
         headers.clear()
@@ -132,7 +125,7 @@ def read(key: str) -> Response:
     record = state().store.get(key)
     if record is None:
         return _missing(key)
-    headers = _record_headers(record)
+    headers = record_headers(record)
     if request.if_none_match.contains_weak(headers["ETag"][1:-1]):
         return Response(status=304, headers=headers)
     return json_response({key: encode_value(record.value)}, 200, headers)

@@ -20,7 +20,9 @@ __all__ = [
     "encode_value",
     "etag_to_version",
     "request_headers",
+    "value_json",
     "version_to_etag",
+    "written_json",
 ]
 
 #: The one key of the object that carries bytes which are not canonical JSON.
@@ -47,17 +49,38 @@ def _is_tagged(value: Any) -> bool:
     return isinstance(value, dict) and len(value) == 1 and TAG in value
 
 
-def encode_value(data: bytes) -> Any:
-    """Return the JSON value that shows ``data``: the value itself if canonical, else a tag."""
+def _canonical(data: bytes) -> tuple[bool, Any]:
+    """Tell whether ``data`` is the canonical JSON of an untagged value, and that value."""
     try:
         text = data.decode("utf-8")
         value = loads(text)
-        canonical = dumps(value) == text and not _is_tagged(value)
+        return dumps(value) == text and not _is_tagged(value), value
     except ValueError:  # not UTF-8, not JSON, a float out of range or an int too long
-        canonical = False
-    if canonical:
-        return value
+        return False, None
+
+
+def _tag(data: bytes) -> dict[str, str]:
     return {TAG: base64.b64encode(data).decode("ascii")}
+
+
+def encode_value(data: bytes) -> Any:
+    """Return the JSON value that shows ``data``: the value itself if canonical, else a tag."""
+    canonical, value = _canonical(data)
+    return value if canonical else _tag(data)
+
+
+def value_json(data: bytes) -> str:
+    """Return ``dumps(encode_value(data))``, the JSON that shows ``data``, encoding it once."""
+    canonical, _ = _canonical(data)
+    return data.decode("ascii") if canonical else dumps(_tag(data))
+
+
+def written_json(value: Any, data: bytes) -> str:
+    """Return the JSON that shows ``data``, the bytes :func:`decode_value` made of ``value``.
+
+    An untagged value stands for its own canonical encoding, which ``data`` is.
+    """
+    return value_json(data) if _is_tagged(value) else data.decode("ascii")
 
 
 def decode_value(value: Any) -> bytes:
