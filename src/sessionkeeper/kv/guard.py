@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Final
+from typing import Final, NamedTuple
 
 from flask import request
 from werkzeug.datastructures import WWWAuthenticate
@@ -29,6 +28,9 @@ JSON: Final = "application/json"
 #: ``Sec-Fetch-Site`` values of requests a page of another origin made the browser send.
 FOREIGN_FETCH: Final = frozenset({"cross-site", "same-site"})
 _NO_TOKEN: Final = "this service has no token, so it"  # noqa: S105 - text, not a secret
+#: What a service without a token takes as the body of each writing endpoint: POST / writes
+#: a JSON object; POST /clear-expired carries no body (or JSON).
+_WRITE_TYPES: Final = {"kv.write": (JSON,), "kv.clear_expired": (JSON, "")}
 
 
 @lru_cache(maxsize=256)
@@ -52,8 +54,7 @@ def host_name(host: str) -> str:
     return host.rpartition(":")[0] if host.count(":") == 1 else host
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
+class Caller(NamedTuple):
     """What the access rules look at, as plain values: the route, the peer and a few headers.
 
     ``host`` is the request's host as Werkzeug reads it (the default port dropped);
@@ -124,8 +125,7 @@ def _local_only(allow_remote: bool, caller: Caller) -> None:
     foreign = origin is not None and origin.lower() != f"{caller.scheme}://{caller.host}".lower()
     if caller.fetch_site.lower() in FOREIGN_FETCH or foreign:
         raise Forbidden(f"{_NO_TOKEN} refuses requests that a page of another site sent")
-    # POST / writes a JSON object; POST /clear-expired carries no body (or JSON).
-    expected = {"kv.write": (JSON,), "kv.clear_expired": (JSON, "")}.get(caller.endpoint or "")
+    expected = _WRITE_TYPES.get(caller.endpoint or "")
     if caller.method == "POST" and expected is not None and caller.mimetype not in expected:
         raise Forbidden(
             f"{_NO_TOKEN} takes writes only as {JSON} (a web page can send text/plain "

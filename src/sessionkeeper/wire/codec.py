@@ -35,14 +35,27 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads and json.dumps build a new decoder or encoder per call when given options.
+_DECODER: Final = json.JSONDecoder(parse_constant=_reject_constant)
+_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def loads(text: str | bytes) -> Any:
-    """Parse strict JSON: NaN and Infinity are refused, as RFC 8259 does."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """Parse strict JSON: NaN and Infinity are refused, as RFC 8259 does.
+
+    Bytes and text are read as :func:`json.loads` reads them (bytes in UTF-8, -16
+    or -32; a byte order mark only on bytes).
+    """
+    if isinstance(text, bytes):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    elif text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
 
 
 def dumps(value: Any) -> str:
     """Encode ``value`` as compact, ASCII-only JSON (the canonical form)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _is_tagged(value: Any) -> bool:
