@@ -179,6 +179,19 @@ def test_a_garbled_status_line_is_refused(run: Run, status_line: bytes) -> None:
     assert_dropped(server, 0)
 
 
+@pytest.mark.parametrize("pad", [b" " * 60_000 + b"\x00", b"\t " * 30_000 + b"\r"])
+def test_a_field_built_to_make_the_reader_backtrack_is_refused_at_once(
+    run: Run, pad: bytes
+) -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Pad:" + pad + b"\r\nContent-Length: 0\r\n\r\n"
+    server, _, store = start(run, [head])
+    started = time.process_time()
+    with pytest.raises(StoreError, match="malformed"):
+        store.scan()
+    assert time.process_time() - started < 0.5  # the first reader took hours on this
+    assert_dropped(server, 0)
+
+
 # Deadline -----------------------------------------------------------------------------------
 
 
