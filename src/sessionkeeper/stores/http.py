@@ -12,17 +12,17 @@ app in-process, for tests).
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from ..errors import Conflict, CorruptRecord, StoreError, StoreUnavailable
 from ..wire.codec import (
     decode_value,
     dumps,
-    encode_value,
     etag_to_version,
+    loads,
+    query,
     request_headers,
+    value_json,
     version_to_etag,
 )
 from ..wire.pool import SocketTransport
@@ -61,6 +61,7 @@ class HttpStore(Store):
         self._transport = transport or SocketTransport(shown, timeout=timeout, pool=pool)
         self.url = self._transport.url or shown
         self._headers = request_headers(token)
+        self._json_headers = {**self._headers, "Content-Type": "application/json"}
 
     @classmethod
     def from_url(
@@ -72,22 +73,19 @@ class HttpStore(Store):
     def _call(
         self,
         method: str,
-        target: str | dict[str, str],
+        target: str,
         key: str | None = None,
-        body: Any = None,
+        data: bytes | None = None,
         headers: dict[str, str] | None = None,
     ) -> Reply:
-        """Send a request (a path, or a query on the root) and turn error answers into errors.
+        """Send a request (a JSON body as ``data``) and turn error answers into errors.
 
         A 404 passes only as the service's ``{key: null}`` for ``key``; any other
         404 means the URL does not lead to a KV service.
         """
-        if isinstance(target, dict):
-            target = "/?" + urlencode(target, quote_via=quote)
-        data = None if body is None else dumps(body).encode("ascii")
-        sent = {**self._headers, **(headers or {})}
-        if data is not None:
-            sent["Content-Type"] = "application/json"
+        sent = self._headers if data is None else self._json_headers
+        if headers:
+            sent = {**sent, **headers}
         reply = self._transport.request(method, target, data, sent)
         if reply.status == 412:
             absent = headers is not None and "If-None-Match" in headers
@@ -106,7 +104,7 @@ class HttpStore(Store):
         return reply
 
     def get(self, key: str) -> Record | None:
-        reply = self._call("GET", {"key": key}, key)
+        reply = self._call("GET", query(key=key), key)
         if reply.status == 404:
             return None
         try:
@@ -131,30 +129,32 @@ class HttpStore(Store):
             headers["If-None-Match"] = "*"
         elif if_version is not None:
             headers["If-Match"] = version_to_etag(if_version)
-        query = {} if ttl is None else {"ttl": repr(float(ttl))}
-        reply = self._call("POST", query, key, {key: encode_value(bytes(value))}, headers)
+        target = "/" if ttl is None else query(ttl=repr(float(ttl)))
+        # The value's JSON is spliced in as it is: encoding it into a dict would encode it twice.
+        data = f"{{{dumps(key)}:{value_json(bytes(value))}}}".encode("ascii")
+        reply = self._call("POST", target, key, data, headers)
         if reply.status != 200 or "etag" not in reply.headers:
             raise StoreError(f"KV service {self.url}: unexpected answer {reply.status}")
         return etag_to_version(reply.headers["etag"])
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
         headers = {} if if_version is None else {"If-Match": version_to_etag(if_version)}
-        return self._call("DELETE", {"key": key}, key, headers=headers).status == 200
+        return self._call("DELETE", query(key=key), key, headers=headers).status == 200
 
     def touch(self, key: str, ttl: float | None) -> bool:
         check_ttl(ttl)
-        query = {"key": key} if ttl is None else {"key": key, "ttl": repr(float(ttl))}
-        return self._call("PATCH", query, key).status == 204
+        target = query(key=key) if ttl is None else query(key=key, ttl=repr(float(ttl)))
+        return self._call("PATCH", target, key).status == 204
 
     def scan(
         self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_SCAN_LIMIT
     ) -> tuple[list[str], str | None]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        query = {"prefix": prefix, "limit": str(limit)}
+        params = {"prefix": prefix, "limit": str(limit)}
         if after is not None:
-            query["after"] = after
-        body = _json(self._call("GET", query))
+            params["after"] = after
+        body = _json(self._call("GET", query(**params)))
         keys, cursor = body.get("keys"), body.get("next")
         if not isinstance(keys, list) or not (cursor is None or isinstance(cursor, str)):
             raise StoreError(f"KV service {self.url}: bad listing answer")
@@ -176,7 +176,7 @@ class HttpStore(Store):
 
 def _json(reply: Reply) -> dict[str, Any]:
     try:
-        body = json.loads(reply.body)
+        body = loads(reply.body)
     except ValueError as exc:
         raise StoreError(f"the KV service answered {reply.status} with no JSON") from exc
     if not isinstance(body, dict):

@@ -12,13 +12,16 @@ import base64
 import binascii
 import json
 import re
+from functools import lru_cache, partial
 from typing import Any, Final
+from urllib.parse import quote
 
 __all__ = [
     "TAG",
     "decode_value",
     "encode_value",
     "etag_to_version",
+    "query",
     "request_headers",
     "value_json",
     "version_to_etag",
@@ -29,6 +32,8 @@ __all__ = [
 TAG: Final = "$b64"
 
 _SAFE_VERSION = re.compile(r"[0-9A-Za-z._:-]+")
+# Keys come back (a session is read, then written): each is percent-encoded once.
+_quoted = lru_cache(maxsize=4096)(partial(quote, safe=""))
 
 
 def _reject_constant(name: str) -> Any:
@@ -131,6 +136,11 @@ def etag_to_version(etag: str) -> str:
         except (binascii.Error, UnicodeDecodeError):
             return tag
     return tag
+
+
+def query(**params: str) -> str:
+    """Return the target ``/?name=value&...``, each value percent-encoded (``/`` and ``+`` too)."""
+    return "/?" + "&".join(f"{name}={_quoted(value)}" for name, value in params.items())
 
 
 def request_headers(token: str | None) -> dict[str, str]:
