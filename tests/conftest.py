@@ -12,7 +12,13 @@ from sessionkeeper.stores import Store
 from sessionkeeper.stores.memory import MemoryStore
 from sessionkeeper.stores.sqlite import SqliteStore
 
-pytest_plugins = ["redis_servers", "lab_servers", "browser_fixtures"]
+pytest_plugins = [
+    "redis_servers",
+    "sql_servers",
+    "memcached_servers",
+    "lab_servers",
+    "browser_fixtures",
+]
 
 
 class FakeClock:
@@ -40,10 +46,12 @@ def clock() -> FakeClock:
 
 @dataclass(frozen=True)
 class StoreKind:
-    """How to build one kind of store; ``controls_clock`` is False when it keeps its own time."""
+    """How to build one kind of store; ``controls_clock`` is False when it keeps its own time,
+    ``scans`` False when it cannot list keys."""
 
     build: Callable[[FakeClock, Path, pytest.FixtureRequest | None], Store]
     controls_clock: bool = True
+    scans: bool = True
 
 
 def _memory_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
@@ -89,6 +97,34 @@ def _http_store(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest
     return HttpStore(serve_for(request, MemoryStore(clock=clock)))
 
 
+def _sql_store(fixture: str) -> Callable[[FakeClock, Path, pytest.FixtureRequest | None], Store]:
+    def build(clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None) -> Store:
+        from sessionkeeper.stores.sql import SqlStore
+
+        assert request is not None
+        return SqlStore.from_url(request.getfixturevalue(fixture).fresh_url(), clock=clock)
+
+    return build
+
+
+def _sqlalchemy_sqlite_store(
+    clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None
+) -> Store:
+    from sessionkeeper.stores.sql import SqlStore
+
+    return SqlStore.from_url("sqlite+pysqlite:///contract.db", clock=clock, instance_path=tmp_path)
+
+
+def _memcached_store(
+    clock: FakeClock, tmp_path: Path, request: pytest.FixtureRequest | None
+) -> Store:
+    from sessionkeeper.stores.memcached import MemcachedStore
+
+    assert request is not None
+    server = request.getfixturevalue("memcached_server")
+    return MemcachedStore.from_url(server.url, key_prefix=server.fresh_prefix())
+
+
 STORE_BUILDERS: dict[str, StoreKind] = {
     "memory": StoreKind(_memory_store),
     "sqlite": StoreKind(_sqlite_store),
@@ -96,6 +132,10 @@ STORE_BUILDERS: dict[str, StoreKind] = {
     "redis-cluster": StoreKind(_redis_cluster_store, controls_clock=False),
     "redis-sentinel": StoreKind(_redis_sentinel_store, controls_clock=False),
     "http": StoreKind(_http_store),
+    "postgresql": StoreKind(_sql_store("postgresql_server")),
+    "mariadb": StoreKind(_sql_store("mariadb_server")),
+    "sqlalchemy-sqlite": StoreKind(_sqlalchemy_sqlite_store),
+    "memcached": StoreKind(_memcached_store, controls_clock=False, scans=False),
 }
 STORE_KINDS = list(STORE_BUILDERS)
 
@@ -115,15 +155,24 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "needs_clock: moves the injected clock; not run for stores that keep their own time",
     )
+    config.addinivalue_line(
+        "markers", "needs_scan: lists keys; not run for stores that cannot (memcached)"
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Leave out clock-moving tests for stores that keep their own time (they cannot apply)."""
+    """Leave out tests that cannot apply: clock-moving ones for stores that keep their own
+    time, key-listing ones for stores that cannot list keys."""
     kept, dropped = [], []
     for item in items:
         kind = getattr(item, "callspec", None) and item.callspec.params.get("store")
-        own_time = kind in STORE_BUILDERS and not STORE_BUILDERS[kind].controls_clock
-        (dropped if own_time and item.get_closest_marker("needs_clock") else kept).append(item)
+        built = STORE_BUILDERS.get(kind) if isinstance(kind, str) else None
+        own_time = built is not None and not built.controls_clock
+        no_scan = built is not None and not built.scans
+        unfit = (own_time and item.get_closest_marker("needs_clock")) or (
+            no_scan and item.get_closest_marker("needs_scan")
+        )
+        (dropped if unfit else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept

@@ -15,6 +15,7 @@ from sessionkeeper.stores import ABSENT, Store
 from sessionkeeper.stores.memory import MemoryStore
 
 needs_clock = pytest.mark.needs_clock
+needs_scan = pytest.mark.needs_scan
 
 
 def value_of(store: Store, key: str) -> bytes | None:
@@ -279,6 +280,7 @@ def test_ttl_sets_an_absolute_expiry(store: Store, clock: FakeClock) -> None:
     assert record.expires == pytest.approx(clock() + 30)
 
 
+@needs_scan
 @needs_clock
 def test_key_expires_exactly_at_its_ttl(store: Store, clock: FakeClock) -> None:
     store.set("k", b"v", ttl=10)
@@ -332,16 +334,19 @@ ODD_KEYS = [
 ]
 
 
+@needs_scan
 def test_scan_empty_store(store: Store) -> None:
     assert store.scan() == ([], None)
 
 
+@needs_scan
 def test_scan_orders_by_code_point(store: Store) -> None:
     for key in reversed(ODD_KEYS):
         store.set(key, b"")
     assert all_keys(store) == sorted(ODD_KEYS)
 
 
+@needs_scan
 @pytest.mark.parametrize(
     ("prefix", "expected"),
     [
@@ -360,6 +365,7 @@ def test_scan_prefix(store: Store, prefix: str, expected: list[str]) -> None:
     assert all_keys(store, prefix) == expected
 
 
+@needs_scan
 def test_scan_after_cursor(store: Store) -> None:
     for key in ODD_KEYS:
         store.set(key, b"")
@@ -371,6 +377,7 @@ def test_scan_after_cursor(store: Store) -> None:
     assert store.scan(after="\uffef") == (["\U0001f600"], None)
 
 
+@needs_scan
 def test_scan_paginates_by_walking_cursors(store: Store) -> None:
     keys = [f"page/{i:03d}" for i in range(250)]
     for key in [*keys, "page", "page0", "pagf"]:
@@ -391,6 +398,7 @@ def test_scan_paginates_by_walking_cursors(store: Store) -> None:
     assert (first, cursor) == (keys[:100], keys[99])
 
 
+@needs_scan
 def test_scan_gives_no_cursor_when_the_page_ends_the_range(store: Store) -> None:
     for i in range(4):
         store.set(f"k{i}", b"")
@@ -399,6 +407,7 @@ def test_scan_gives_no_cursor_when_the_page_ends_the_range(store: Store) -> None
     assert store.scan("k", after="k1", limit=2) == (["k2", "k3"], None)
 
 
+@needs_scan
 @needs_clock
 def test_scan_skips_expired_keys(store: Store, clock: FakeClock) -> None:
     for i in range(10):
@@ -417,6 +426,7 @@ def test_scan_limit_below_one_is_rejected(store: Store, limit: int) -> None:
 # clear_expired and close ------------------------------------------------------------------
 
 
+@needs_scan
 @needs_clock
 def test_clear_expired_counts_what_it_removed(store: Store, clock: FakeClock) -> None:
     for i in range(3):
@@ -429,6 +439,7 @@ def test_clear_expired_counts_what_it_removed(store: Store, clock: FakeClock) ->
     assert all_keys(store) == ["forever", "long"]
 
 
+@needs_scan
 def test_clear_expired_keeps_live_keys(store: Store) -> None:
     store.set("long", b"", ttl=3600)
     store.set("forever", b"")

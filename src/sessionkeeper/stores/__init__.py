@@ -26,6 +26,13 @@ SCHEMES: dict[str, str] = {
     "redis+sentinel": "sessionkeeper.stores.redis:RedisStore",
     "http": "sessionkeeper.stores.http:HttpStore",
     "https": "sessionkeeper.stores.http:HttpStore",
+    "postgresql": "sessionkeeper.stores.sql:SqlStore",
+    "postgresql+psycopg": "sessionkeeper.stores.sql:SqlStore",
+    "mysql+pymysql": "sessionkeeper.stores.sql:SqlStore",
+    "mariadb+pymysql": "sessionkeeper.stores.sql:SqlStore",
+    "sqlite+pysqlite": "sessionkeeper.stores.sql:SqlStore",
+    "sqlalchemy": "sessionkeeper.stores.sql:SqlStore",
+    "memcached": "sessionkeeper.stores.memcached:MemcachedStore",
 }
 
 
