@@ -160,6 +160,10 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+#: Test modules whose every test lists keys (the user index is a key range).
+LISTING_MODULES = {"test_user_index"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Leave out tests that cannot apply: clock-moving ones for stores that keep their own
     time, key-listing ones for stores that cannot list keys."""
@@ -169,9 +173,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         built = STORE_BUILDERS.get(kind) if isinstance(kind, str) else None
         own_time = built is not None and not built.controls_clock
         no_scan = built is not None and not built.scans
-        unfit = (own_time and item.get_closest_marker("needs_clock")) or (
-            no_scan and item.get_closest_marker("needs_scan")
-        )
+        module = getattr(getattr(item, "module", None), "__name__", "")
+        lists = item.get_closest_marker("needs_scan") or module in LISTING_MODULES
+        unfit = (own_time and item.get_closest_marker("needs_clock")) or (no_scan and lists)
         (dropped if unfit else kept).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -104,7 +104,8 @@ class SessionKeeper:
         if configured == "cookie":
             return None
         return store_from_url(
-            configured,
+            "sqlalchemy://" if configured == "sqlalchemy" else configured,  # the app's engine
+            app=app,
             clock=self.clock,
             instance_path=app.instance_path,
             timeout=settings.store_timeout,

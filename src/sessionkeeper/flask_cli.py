@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .server import SessionAdmin
 from .state import KeeperState
 
@@ -100,3 +100,17 @@ def stats_command() -> None:
     click.echo(f"sessions: {stats.count}")
     click.echo(f"total bytes: {stats.total_bytes}")
     click.echo(f"largest bytes: {stats.largest_bytes}")
+
+
+@sessions_cli.command("init-db")
+def init_db_command() -> None:
+    """Create the SQL store's table and index if missing (for schemas made ahead of time)."""
+    store = KeeperState.of(current_app).store
+    create_table = getattr(store, "create_table", None)
+    if create_table is None:
+        raise click.ClickException("init-db is for the SQL stores: this store has no schema")
+    try:
+        create_table()
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("the session table is ready")

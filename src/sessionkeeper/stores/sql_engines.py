@@ -36,7 +36,12 @@ def engine_from_url(
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("a SQLite store needs a file; use memory:// for one in memory")
-        parsed = parsed.set(database=os.path.join(instance_path or ".", parsed.database))
+        path = os.path.abspath(os.path.join(instance_path or ".", parsed.database))
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        except OSError as error:
+            raise ConfigError(f"cannot create the directory of {path}: {error}") from error
+        parsed = parsed.set(database=path)
     elif timeout is not None:
         options["connect_args"] = {"connect_timeout": max(1, round(timeout))}
     try:
