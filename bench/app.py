@@ -6,6 +6,7 @@ with ``app:create_app`` (Granian ``--factory``, gunicorn ``'app:create_app()'``)
 - ``BENCH_VARIANT``: one of :data:`VARIANTS`;
 - ``BENCH_URL``: the store URL of server-side variants (a Redis URL for
   Flask-Session on Redis, a SQLAlchemy URL for Flask-Session on SQLAlchemy,
+  a memcached URL for Flask-Session on Memcached,
   a SessionKeeper store URL for the SessionKeeper stores; ``sk-redis-cache``
   adds ``cache=1`` to its Redis URL).
 
@@ -31,12 +32,16 @@ VARIANTS = (
     "flask-cookie",
     "fs-redis",
     "fs-sqlalchemy",
+    "fs-sqlalchemy-postgresql",
+    "fs-memcached",
     "sk-cookie",
     "sk-encrypted",
     "sk-sqlite",
     "sk-redis",
     "sk-redis-cache",
     "sk-kv",
+    "sk-postgresql",
+    "sk-memcached",
 )
 
 SECRET = "bench-secret-key-not-for-production"
@@ -83,6 +88,16 @@ def _flask_session_sqlalchemy(app: Flask) -> None:
     Session(app)
 
 
+def _flask_session_memcached(app: Flask) -> None:
+    from flask_session import Session
+    from pymemcache.client.base import PooledClient  # type: ignore[import-untyped]
+
+    host, _, port = os.environ["BENCH_URL"].removeprefix("memcached://").partition(":")
+    app.config["SESSION_TYPE"] = "memcached"
+    app.config["SESSION_MEMCACHED"] = PooledClient((host, int(port)))
+    Session(app)
+
+
 def _sessionkeeper(
     store: str | None = None, *, encrypt: bool = False, query: str = ""
 ) -> Callable[[Flask], None]:
@@ -104,12 +119,16 @@ CONFIGURE: dict[str, Callable[[Flask], None]] = {
     "flask-cookie": _flask_cookie,
     "fs-redis": _flask_session_redis,
     "fs-sqlalchemy": _flask_session_sqlalchemy,
+    "fs-sqlalchemy-postgresql": _flask_session_sqlalchemy,
+    "fs-memcached": _flask_session_memcached,
     "sk-cookie": _sessionkeeper("cookie"),
     "sk-encrypted": _sessionkeeper("cookie", encrypt=True),
     "sk-sqlite": _sessionkeeper(),
     "sk-redis": _sessionkeeper(),
     "sk-redis-cache": _sessionkeeper(query="cache=1"),
     "sk-kv": _sessionkeeper(),
+    "sk-postgresql": _sessionkeeper(),
+    "sk-memcached": _sessionkeeper(),
 }
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,14 +37,17 @@ from procs import (
     SERVERS,
     Proc,
     cpu_seconds,
+    free_port,
     pin,
+    start,
     start_app,
     start_kv,
     start_redis,
     wait_app,
+    wait_until,
 )
 from races import lost_updates
-from report import ROUTES, Cpu, Results, render
+from report import LABELS, ROUTES, Cpu, Results, render
 from writes import Counter, RedisWrites, SqliteWrites, read_only_writes
 
 from sessionkeeper.stores.http import HttpStore
@@ -51,8 +55,75 @@ from sessionkeeper.stores.redis import RedisStore
 from sessionkeeper.stores.sqlite import SqliteStore
 
 SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv")
-LOCKABLE = ("sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv")
+LOCKABLE = ("sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv", "sk-postgresql", "sk-memcached")
+#: The variants on PostgreSQL and memcached (their stores' writes are not counted).
+LABELS.setdefault("fs-sqlalchemy-postgresql", "Flask-Session SQLAlchemy/PostgreSQL")
+LABELS.setdefault("fs-memcached", "Flask-Session Memcached")
+LABELS.setdefault("sk-postgresql", "SessionKeeper PostgreSQL")
+LABELS.setdefault("sk-memcached", "SessionKeeper Memcached")
+PG_VARIANTS = ("fs-sqlalchemy-postgresql", "sk-postgresql")
+MEMCACHED_VARIANTS = ("fs-memcached", "sk-memcached")
 SECTIONS = ("writes", "throughput", "lost", "kv", "growth")
+
+
+def _postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None
+    )
+    if found is None:
+        raise RuntimeError(f"{name} is not installed (Debian: apt-get install postgresql)")
+    return str(found)
+
+
+def start_postgres(workdir: Path, cpu: str | None) -> Proc:
+    """Start a private PostgreSQL (fsync on: a real one) on loopback, as ``postgres`` if root."""
+    port, data = free_port(), workdir / "postgres"
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses root: its folder and process go to postgres
+        os.chmod(workdir, 0o711)  # noqa: S103 - traverse only: postgres reaches its folder
+        data.mkdir()
+        shutil.chown(data, "postgres")
+        as_user = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+    initdb = [_postgres_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust"]
+    subprocess.run([*as_user, *initdb, "-E", "UTF8", "--locale=C"], check=True, capture_output=True)
+    argv = [*as_user, _postgres_bin("postgres"), "-D", str(data / "db"), "-p", str(port)]
+    argv += ["-h", "127.0.0.1", "-k", str(data), "-c", "max_connections=300"]
+    proc = start("postgres", argv, port=port, workdir=workdir, cpu=cpu)
+    wait_until(proc, lambda: _psql(port, "SELECT 1"))
+    return proc
+
+
+def _psql(port: int, sql: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres", autocommit=True) as conn:
+            conn.execute(sql)
+    except psycopg.OperationalError:
+        return False
+    return True
+
+
+def postgres_database(port: int, name: str) -> str:
+    """Create database ``name`` and return its SQLAlchemy URL."""
+    _psql(port, f"CREATE DATABASE {name}")
+    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
+
+
+def start_memcached(workdir: Path, cpu: str | None) -> Proc:
+    """Start a private memcached on loopback (TCP only)."""
+    port = free_port()
+    argv = ["memcached", "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-m", "256", "-c", "4096"]
+    argv += ["-u", "nobody"] if os.geteuid() == 0 else []
+    proc = start("memcached", argv, port=port, workdir=workdir, cpu=cpu)
+
+    def version() -> bool:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"version\r\n")
+            return sock.recv(64).startswith(b"VERSION")
+
+    wait_until(proc, version)
+    return proc
 
 
 def log(message: str) -> None:
@@ -76,6 +147,13 @@ class Bench:
         self.procs.append(self.redis)
         self.kv = start_kv("kv", self.workdir / "kv.sqlite3", self.workdir, CLIENT_CPU)
         self.procs.append(self.kv)
+        self.postgres = self.memcached = None
+        if set(PG_VARIANTS) & set(self.args.variants):
+            self.postgres = start_postgres(self.workdir, CLIENT_CPU)
+            self.procs.append(self.postgres)
+        if set(MEMCACHED_VARIANTS) & set(self.args.variants):
+            self.memcached = start_memcached(self.workdir, CLIENT_CPU)
+            self.procs.append(self.memcached)
 
     def url(self, server: str, variant: str) -> str:
         """The store of one app server: its own SQLite file or Redis database."""
@@ -86,15 +164,20 @@ class Bench:
             return f"sqlite:///{self.workdir / f'{server}-{variant}.sqlite3'}"
         if variant == "sk-kv":
             return f"http://127.0.0.1:{self.kv.port}"
+        if variant in PG_VARIANTS and self.postgres is not None:
+            return postgres_database(self.postgres.port, f"{server}_{variant}".replace("-", "_"))
+        if variant in MEMCACHED_VARIANTS and self.memcached is not None:
+            return f"memcached://127.0.0.1:{self.memcached.port}"  # own keys: id-derived
         return ""
 
     def start_apps(self) -> None:
         """Start every variant under every server, all at once, each on its own port."""
         for server in SERVERS:
-            if "fs-sqlalchemy" in self.args.variants:
-                # Create Flask-Session's table once, before two workers race to create it.
-                os.environ["BENCH_URL"] = self.url(server, "fs-sqlalchemy")
-                create_app("fs-sqlalchemy")
+            for variant in ("fs-sqlalchemy", "fs-sqlalchemy-postgresql"):
+                if variant in self.args.variants:
+                    # Create Flask-Session's table once, before two workers race to create it.
+                    os.environ["BENCH_URL"] = self.url(server, variant)
+                    create_app(variant)
         for server in SERVERS:
             for variant in self.args.variants:
                 proc = start_app(server, variant, self.url(server, variant), self.workdir)
@@ -188,6 +271,10 @@ class Bench:
             return self.redis.popen.pid
         if variant == "sk-kv":
             return self.kv.popen.pid
+        if variant in PG_VARIANTS and self.postgres is not None:
+            return self.postgres.popen.pid
+        if variant in MEMCACHED_VARIANTS and self.memcached is not None:
+            return self.memcached.popen.pid
         return None
 
     def _measured(
