@@ -222,11 +222,15 @@ def writes_table(results: Results) -> list[str]:
     how = {
         "fs-redis": "Redis dirty counter",
         "sk-redis": "Redis dirty counter",
+        "sk-redis-cache": "Redis dirty counter",
         "fs-sqlalchemy": "SQLite row triggers",
         "sk-sqlite": "SQLite row triggers",
         "sk-kv": "row triggers on the service's SQLite",
     }
-    rows = [[LABELS[v], str(n), str(c), how[v]] for v, (n, c) in results.writes.items()]
+    rows = [
+        [LABELS.get(v, v), str(n), str(c), how.get(v, "the store's own count")]
+        for v, (n, c) in results.writes.items()
+    ]
     header = ["variant", "writes per 1,000 /read", "changes counted creating the sessions"]
     return _table([*header, "counted by"], rows, "lrrl")
 
