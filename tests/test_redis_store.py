@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -12,10 +10,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from redis_servers import (
     PRIMARY_ARGS,
@@ -35,6 +29,7 @@ from sessionkeeper.stores import ABSENT, Store, store_from_url
 from sessionkeeper.stores.redis import RedisStore
 from sessionkeeper.stores.redis_scripts import SCRIPTS
 from sessionkeeper.stores.redis_urls import _nodes
+from test_wire_tls import self_signed
 
 pytestmark = pytest.mark.redis
 Factory = Callable[..., RedisServer]
@@ -98,39 +93,8 @@ def test_unix_url(redis_server: RedisServer) -> None:
         store.close()
 
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_rediss_url_speaks_tls(redis_factory: Factory, tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     tls_port = free_port()
     files = ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-ca-cert-file"]
     redis_factory("--tls-port", str(tls_port), *files, str(cert), "--tls-auth-clients", "no")
