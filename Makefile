@@ -73,7 +73,7 @@ docs-test: docs
 
 test: lint types docs-test client-test pytest
 
-demo: $(STAMP) client
+demo: $(STAMP) client docs
 	$(BIN)/sessionkeeper demo
 
 # Benchmarks (bench/): wrk, redis-server and redis-benchmark from Debian, the competitors

@@ -1,14 +1,22 @@
-"""The demo site in Chromium: the way back to the index, the session inspector, the live sessions.
+"""The demo site in Chromium: the way back to the index, the session inspector, the live sessions,
+the documentation.
 
 The site runs in-process (every lab mounted as ``sessionkeeper demo`` mounts
 them) on a key-value service over a memory store. Screenshots of the index,
-both counters' inspectors and a lab page are written to
+both counters' inspectors, a lab page and the documentation are written to
 ``test-artifacts/screenshots/`` (git-ignored).
+
+The documentation test serves the checkout's ``docs/_build/html`` when it is
+built (``make test`` builds it first), else builds it once for the session into
+a temporary folder; under ``CI=true`` a missing build fails instead.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,11 +28,12 @@ from kv_servers import serve_for
 from lab_servers import close_lab
 from sessionkeeper import MemoryStore
 from sessionlab.demo import LABS, create_site
+from sessionlab.demo.site import DOCS_PATH
 from sessionlab.paywall import create_app as paywall_app
 from sessionlab.paywall import prepare_database
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Browser, Locator, Page, Response
 
 expect = playwright_api().expect
 pytestmark = pytest.mark.browser
@@ -32,14 +41,48 @@ PASSWORD = "demo admin password"
 
 
 @pytest.fixture
-def site(serve_app: Callable[[Any], str], tmp_path: Path, request: pytest.FixtureRequest) -> str:
-    """Serve the demo site on a KV service of its own; return its base URL."""
-    instance = tmp_path / "demo"
-    paywall = paywall_app({"SESSION_STORE": "cookie"}, instance_path=instance / "paywall")
-    prepare_database(paywall, random_seed=1)
-    close_lab(paywall)
-    kv_url = serve_for(request, MemoryStore())
-    return serve_app(create_site(kv_url, str(instance), admin_password=PASSWORD))
+def serve_site(
+    serve_app: Callable[[Any], str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[..., str]:
+    """Serve the demo site on a KV service of its own (``create_site``'s options given to the
+    call); return its base URL."""
+
+    def start(**options: Any) -> str:
+        instance = tmp_path / "demo"
+        paywall = paywall_app({"SESSION_STORE": "cookie"}, instance_path=instance / "paywall")
+        prepare_database(paywall, random_seed=1)
+        close_lab(paywall)
+        kv_url = serve_for(request, MemoryStore())
+        return serve_app(create_site(kv_url, str(instance), admin_password=PASSWORD, **options))
+
+    return start
+
+
+@pytest.fixture
+def site(serve_site: Callable[..., str], tmp_path: Path) -> str:
+    """The demo site, without documentation; its base URL."""
+    return serve_site(docs_path=tmp_path / "no-docs")
+
+
+@pytest.fixture(scope="session")
+def built_docs(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built documentation: the checkout's, else built once into a temporary folder."""
+    docs = Path(pytestconfig.rootpath, "docs")
+    checkout = pytestconfig.rootpath / DOCS_PATH
+    if (checkout / "index.html").is_file():
+        return checkout
+    if os.environ.get("CI") == "true":
+        pytest.fail(
+            f"no {DOCS_PATH.as_posix()}: `make test` builds it before pytest", pytrace=False
+        )
+    sphinx = Path(sys.executable).with_name("sphinx-build")
+    if not sphinx.is_file():
+        pytest.skip("Sphinx is not installed (pip install -e '.[docs]')")
+    html = tmp_path_factory.mktemp("docs") / "html"
+    command = [str(sphinx), "-q", "-b", "html", str(docs), str(html)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return html
 
 
 @pytest.fixture
@@ -172,3 +215,28 @@ def test_the_live_sessions_fit_a_phone(admin_page: Page, site: str, screenshots:
         )
         assert fits
     admin_page.screenshot(path=screenshots / "live-sessions-390px.png", full_page=True)
+
+
+def test_the_index_links_to_the_documentation(
+    page: Page, serve_site: Callable[..., str], built_docs: Path, screenshots: Path
+) -> None:
+    site = serve_site(docs_path=built_docs)
+    failed: list[str] = []
+
+    def record(response: Response) -> None:
+        if response.status >= 400:
+            failed.append(f"{response.status} {response.url}")
+
+    page.on("response", record)
+    page.goto(site + "/")
+    page.get_by_role("link", name="Documentation", exact=True).click()
+    expect(page).to_have_url(site + "/docs/")
+    expect(page).to_have_title(re.compile(r"^SessionKeeper\b"))
+    expect(page.locator(".body h1")).to_have_text(re.compile(r"^SessionKeeper"))
+    styled = page.evaluate("[...document.styleSheets].filter(sheet => sheet.href).length")
+    assert styled > 0  # the theme's style sheets came from /docs/_static/
+    page.screenshot(path=screenshots / "docs-page.png", full_page=True)
+    page.locator(".body").get_by_role("link", name="The labs", exact=True).first.click()
+    expect(page).to_have_url(site + "/docs/labs/index.html")
+    expect(page.locator(".body h1")).to_have_text(re.compile(r"^The labs"))
+    assert failed == []  # every page, style sheet, script and image was there

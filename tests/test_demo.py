@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import http.cookiejar
 import json
 import os
@@ -16,18 +17,22 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
 from click.testing import CliRunner
+from werkzeug.test import Client, TestResponse
 
 from live_processes import command_line, descendants
 from sessionkeeper.cli import PLUGIN_GROUP, main
-from sessionlab.demo import free_port
+from sessionlab.demo import cli as demo_cli
+from sessionlab.demo import create_site, free_port
 from sessionlab.demo.cli import demo as demo_command
+from sessionlab.demo.runner import DOCS_PATH_ENVVAR
 
 START_TIMEOUT = 60.0
 
@@ -74,13 +79,14 @@ def demo(tmp_path: Path) -> Iterator[Demo]:
     command = [str(script), "demo", "--port", str(port), "--kv-port", str(kv_port)]
     instance = tmp_path / "instance"
     command += ["--instance-path", str(instance)]
+    environment = {k: v for k, v in os.environ.items() if k != DOCS_PATH_ENVVAR}  # the default
     process = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=tmp_path,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**environment, "PYTHONUNBUFFERED": "1"},
     )
     running = Demo(process, port, kv_port, instance)
     try:
@@ -149,6 +155,16 @@ def test_demo_serves_every_lab_and_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
     assert "Counter (signed cookie)" not in sessions  # nothing of it is stored
     assert re.search(r'<td class="when"><time datetime="[^"]+" title="[^"]+ UTC">', sessions)
 
+    assert 'href="/docs/">Documentation</a>' in index
+    with pytest.raises(urllib.error.HTTPError) as unbuilt:  # nothing in its working directory
+        urllib.request.urlopen(demo.url + "/docs/", timeout=10)
+    with unbuilt.value as answer:
+        assert answer.code == 404 and "make docs" in answer.read().decode()
+    built = demo.instance.parent / "docs" / "_build" / "html"  # where `make docs` puts it
+    built.mkdir(parents=True)
+    (built / "index.html").write_text("<h1>SessionKeeper</h1>", encoding="utf-8")
+    assert fetch("/docs/") == "<h1>SessionKeeper</h1>"  # looked up again on every request
+
     demo.process.send_signal(signal.SIGINT)
     assert demo.process.wait(30) == 0
     assert not _listening(demo.port) and not _listening(demo.kv_port)
@@ -206,9 +222,110 @@ def test_demo_is_a_command_of_the_sessionkeeper_script_through_its_entry_point()
     usage = runner.invoke(main, ["demo", "--help"], prog_name="sessionkeeper")
     assert usage.exit_code == 0, usage.output
     assert "Usage: sessionkeeper demo [OPTIONS]" in usage.output
-    for option in ("--port", "--kv-port", "--instance-path"):
+    for option in ("--port", "--kv-port", "--instance-path", "--docs-path"):
         assert option in usage.output
     assert main.get_command(click.Context(main), "demo") is demo_command
+
+
+def test_the_docs_path_reaches_the_runner_from_the_option_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[dict[str, Any]] = []
+    monkeypatch.setattr(demo_cli, "run", lambda **options: asked.append(options) or 0)
+    monkeypatch.delenv(DOCS_PATH_ENVVAR, raising=False)
+    runner = CliRunner()
+    assert runner.invoke(main, ["demo"]).exit_code == 0
+    assert runner.invoke(main, ["demo", "--docs-path", "site/html"]).exit_code == 0
+    from_environment = runner.invoke(main, ["demo"], env={DOCS_PATH_ENVVAR: "built"})
+    assert from_environment.exit_code == 0
+    assert [options["docs_path"] for options in asked] == [None, "site/html", "built"]
+
+
+Get = Callable[[str], TestResponse]
+
+
+@pytest.fixture
+def docs_site(tmp_path: Path) -> Callable[[Path], Get]:
+    """Build the demo site serving the documentation in a folder; return its ``GET``.
+
+    The answers are read whole (their files closed). The key-value service is
+    never reached: no request here touches a session.
+    """
+
+    def build(docs_path: Path) -> Get:
+        site = create_site("http://127.0.0.1:9", str(tmp_path / "instance"), docs_path=docs_path)
+        return functools.partial(Client(site).get, buffered=True)
+
+    return build
+
+
+@pytest.fixture
+def built_docs(tmp_path: Path) -> Path:
+    """A small built site in ``html/``, with a secret file beside it that must stay out of reach."""
+    html = tmp_path / "html"
+    (html / "labs").mkdir(parents=True)
+    (html / "_static").mkdir()
+    (html / "index.html").write_text("<h1>SessionKeeper</h1>", encoding="utf-8")
+    (html / "labs" / "index.html").write_text("<h1>The labs</h1>", encoding="utf-8")
+    (html / "_static" / "basic.css").write_text("body { margin: 0 }", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("top secret", encoding="utf-8")
+    return html
+
+
+def test_the_site_serves_the_built_documentation_at_docs(
+    docs_site: Callable[[Path], Get], built_docs: Path
+) -> None:
+    get = docs_site(built_docs)
+    first = get("/docs/")
+    assert first.status_code == 200 and first.mimetype == "text/html"
+    assert first.get_data(as_text=True) == "<h1>SessionKeeper</h1>"
+    assert get("/docs/index.html").get_data(as_text=True) == "<h1>SessionKeeper</h1>"
+    for nested in ("/docs/labs/", "/docs/labs/index.html"):
+        answer = get(nested)
+        assert answer.status_code == 200 and answer.get_data(as_text=True) == "<h1>The labs</h1>"
+    style = get("/docs/_static/basic.css")
+    assert style.status_code == 200 and style.mimetype == "text/css"
+    for folder, slashed in (("/docs", "/docs/"), ("/docs/labs", "/docs/labs/")):
+        moved = get(folder)  # relative links resolve from the folder, not its parent
+        assert moved.status_code in (302, 308) and moved.location.endswith(slashed), folder
+    missing = get("/docs/no-such-page.html")
+    assert missing.status_code == 404 and "<h1>404 Not Found</h1>" in missing.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/docs/../secret.txt",
+        "/docs/%2e%2e/secret.txt",
+        "/docs/..%2fsecret.txt",
+        "/docs/%2e%2e%2fsecret.txt",
+        "/docs/labs/../../secret.txt",
+        "/docs/%2e%2e/",
+        "/docs/%2e%2e",
+        "/docs/%5c..%5csecret.txt",
+    ],
+)
+def test_the_documentation_never_serves_a_file_outside_its_folder(
+    docs_site: Callable[[Path], Get], built_docs: Path, path: str
+) -> None:
+    answer = docs_site(built_docs)(path)  # the test client sends the path as it is
+    assert answer.status_code == 404, answer.location
+    assert "top secret" not in answer.get_data(as_text=True)
+
+
+def test_without_a_built_documentation_docs_says_how_to_build_it(
+    docs_site: Callable[[Path], Get], tmp_path: Path
+) -> None:
+    folder = tmp_path / "not-built"
+    get = docs_site(folder)
+    for path in ("/docs/", "/docs/index.html"):
+        hint = get(path)
+        assert hint.status_code == 404 and hint.mimetype == "text/html"
+        assert "<code>make docs</code>" in hint.get_data(as_text=True)
+    assert 'href="/docs/">Documentation</a>' in get("/").get_data(as_text=True)
+    folder.mkdir()
+    (folder / "index.html").write_text("<h1>SessionKeeper</h1>", encoding="utf-8")
+    assert get("/docs/").status_code == 200  # built while the site runs: served at once
 
 
 def test_the_library_does_not_import_the_labs() -> None:

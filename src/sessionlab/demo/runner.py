@@ -28,9 +28,9 @@ from sessionkeeper.kv import secret_file
 
 from ..common import instance_root
 from ..serve import gunicorn_command
-from .site import ADMIN_PASSWORD_ENVVAR, KV_TOKEN_ENVVAR
+from .site import ADMIN_PASSWORD_ENVVAR, DOCS_PATH, KV_TOKEN_ENVVAR
 
-__all__ = ["free_port", "run"]
+__all__ = ["DOCS_PATH_ENVVAR", "free_port", "run"]
 
 SITE_PORT: Final = 8000
 KV_PORT: Final = 5100
@@ -38,6 +38,8 @@ START_TIMEOUT: Final = 30.0
 #: Files of the instance folder that hold the demo's secrets.
 KV_TOKEN_FILE: Final = "kv-token"  # noqa: S105 - a file name
 ADMIN_PASSWORD_FILE: Final = "admin-password"  # noqa: S105 - a file name
+#: Names the built documentation the site serves at ``/docs/`` (``--docs-path``).
+DOCS_PATH_ENVVAR: Final = "SESSIONLAB_DOCS_PATH"
 
 
 def free_port(preferred: int, taken: set[int] | None = None) -> int:
@@ -88,14 +90,21 @@ def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def run(
-    *, port: int | None = None, kv_port: int | None = None, instance_path: str | None = None
+    *,
+    port: int | None = None,
+    kv_port: int | None = None,
+    instance_path: str | None = None,
+    docs_path: str | None = None,
 ) -> int:
     """Run the service and the site until Ctrl-C (or SIGTERM); return the exit code.
 
     The data is kept in ``instance_path``, else in ``demo/`` under the labs'
-    instance root (``$SESSIONLAB_INSTANCE_PATH``, else ``./instance``).
+    instance root (``$SESSIONLAB_INSTANCE_PATH``, else ``./instance``). The site
+    serves ``docs_path`` (else ``docs/_build/html`` in the working directory,
+    where ``make docs`` builds it when run from the repository's root) at ``/docs/``.
     """
     instance = Path(instance_path or instance_root() / "demo").absolute()
+    docs = Path(docs_path or DOCS_PATH).absolute()
     site_port = port or free_port(SITE_PORT)
     kv_port = kv_port or free_port(KV_PORT, {site_port})
     click.echo(f"SessionKeeper demo: http://127.0.0.1:{site_port}/")
@@ -119,7 +128,8 @@ def run(
         )
         _prepare(kv_url, token, instance)
         _wait_ready(f"{kv_url}/healthz", processes[0], "key-value service")
-        spec = f"sessionlab.demo:create_site({kv_url!r}, {str(instance)!r})"
+        arguments = f"{kv_url!r}, {str(instance)!r}, docs_path={str(docs)!r}"
+        spec = f"sessionlab.demo:create_site({arguments})"
         site = gunicorn_command(spec, "127.0.0.1", site_port)
         secrets_env = {KV_TOKEN_ENVVAR: token, ADMIN_PASSWORD_ENVVAR: admin_password}
         processes.append(

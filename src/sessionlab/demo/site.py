@@ -6,6 +6,11 @@ counter runs twice, at ``/counter`` on the service and at ``/counter-cookie`` in
 a signed cookie, so the two lessons can be seen side by side. Every lab page
 links back to the index (``SESSIONLAB_HOME``).
 
+The site also serves the built documentation at ``/docs/``: the static files of
+``docs_path`` (``docs/_build/html`` in the working directory by default, where
+``make docs`` builds it in a checkout), looked up on each request, so a build
+made while the site runs shows at once; until then ``/docs/`` says how to build it.
+
 The live sessions page shows what every visitor's session holds (an e-mail
 address, a user name), so it is behind the admin password (HTTP Basic, any user
 name): the page exists to show the data, and only who started the demo knows
@@ -18,29 +23,32 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import posixpath
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from flask import Flask, render_template, request
+from flask import Flask, redirect, render_template, request, send_from_directory, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 from werkzeug.datastructures import WWWAuthenticate
-from werkzeug.exceptions import Forbidden, HTTPException, Unauthorized
+from werkzeug.exceptions import Forbidden, HTTPException, NotFound, Unauthorized
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
-from werkzeug.security import check_password_hash, generate_password_hash
+from werkzeug.security import check_password_hash, generate_password_hash, safe_join
 
 from sessionkeeper import SessionInfo, SessionKeeper
 
 from ..common import TEMPLATES, instance_secret_key
 
-__all__ = ["ADMIN_PASSWORD_ENVVAR", "KV_TOKEN_ENVVAR", "LABS", "Lab", "create_site"]
+__all__ = ["ADMIN_PASSWORD_ENVVAR", "DOCS_PATH", "KV_TOKEN_ENVVAR", "LABS", "Lab", "create_site"]
 
 SESSIONS_PER_LAB: Final = 50
 #: The environment variables :func:`create_site` reads the secrets from when not given them.
 ADMIN_PASSWORD_ENVVAR: Final = "SESSIONLAB_ADMIN_PASSWORD"  # noqa: S105 - a variable's name
 KV_TOKEN_ENVVAR: Final = "SESSION_KV_TOKEN"  # noqa: S105 - a variable's name
+#: Where ``make docs`` builds the documentation, relative to the root of a checkout.
+DOCS_PATH: Final = Path("docs", "_build", "html")
 #: Session keys not shown on the live sessions page: the CSRF token older versions kept there.
 #: A session holding nothing else is not listed at all: it carries no real data.
 HIDDEN_KEYS: Final = frozenset({"_csrf"})
@@ -94,12 +102,15 @@ def create_site(
     instance_path: str,
     admin_password: str | None = None,
     kv_token: str | None = None,
+    docs_path: str | os.PathLike[str] | None = None,
 ) -> DispatcherMiddleware:
     """Mount every lab, sessions in the KV service at ``kv_url``, on one WSGI app.
 
     ``admin_password`` (else ``$SESSIONLAB_ADMIN_PASSWORD``) opens the mailing
     list's admin page and the live sessions page; ``kv_token`` (else
-    ``$SESSION_KV_TOKEN``) is the service's bearer token.
+    ``$SESSION_KV_TOKEN``) is the service's bearer token. ``docs_path`` (else
+    ``docs/_build/html`` in the working directory) is the built documentation
+    served at ``/docs/``; it need not exist yet.
     """
     admin_password = admin_password or os.environ.get(ADMIN_PASSWORD_ENVVAR) or None
     kv_token = kv_token or os.environ.get(KV_TOKEN_ENVVAR) or None
@@ -118,7 +129,8 @@ def create_site(
         module = importlib.import_module(lab.module)
         apps[lab.name] = module.create_app(config, instance_path=Path(instance_path, lab.name))
     password_hash = generate_password_hash(admin_password) if admin_password else None
-    index = _index_app(apps, instance_path, password_hash)
+    docs = Path(docs_path if docs_path is not None else DOCS_PATH).absolute()
+    index = _index_app(apps, instance_path, password_hash, docs)
     return DispatcherMiddleware(index, {lab.prefix: apps[lab.name] for lab in LABS})
 
 
@@ -136,7 +148,9 @@ def _check_admin(password_hash: str | None) -> None:
         )
 
 
-def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | None) -> Flask:
+def _index_app(
+    apps: dict[str, Flask], instance_path: str, password_hash: str | None, docs: Path
+) -> Flask:
     app = Flask(__name__, instance_path=os.path.abspath(instance_path), static_folder=None)
     app.template_folder = TEMPLATES
     app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
@@ -152,6 +166,20 @@ def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | 
         listing = {lab.title: _live_sessions(apps[lab.name]) for lab in LABS if not lab.cookie}
         return render_template("demo/sessions.html", listing=listing)
 
+    @app.get("/docs/", defaults={"name": ""})
+    @app.get("/docs/<path:name>")
+    def docs_page(name: str) -> ResponseReturnValue:
+        if not docs.is_dir():
+            return _no_docs(docs)
+        found = safe_join(str(docs), name)  # None for a name that leaves the folder
+        if found is None:
+            raise NotFound()
+        if os.path.isdir(found):
+            if name and not name.endswith("/"):  # relative links resolve from the folder
+                return redirect(url_for("docs_page", name=f"{name}/"))
+            name = posixpath.join(name, "index.html")
+        return send_from_directory(docs, name)
+
     @app.get("/healthz")
     def healthz() -> ResponseReturnValue:
         return {"status": "ok"}
@@ -163,6 +191,17 @@ def _index_app(apps: dict[str, Flask], instance_path: str, password_hash: str | 
         return render_template("error.html", error=exc, code=code), code, headers
 
     return app
+
+
+def _no_docs(folder: Path) -> ResponseReturnValue:
+    """Say how to build the documentation: a 404, since nothing is served here yet."""
+    error = NotFound("The documentation is not built yet.")
+    hint = Markup(
+        "Run <code>make docs</code> in the repository, then reload this page; "
+        "or start the demo with <code>--docs-path</code> naming a built site. "
+        "Looked in <code>{}</code>."
+    ).format(folder)
+    return render_template("error.html", error=error, code=404, hint=hint), 404
 
 
 def _timestamp(seconds: float) -> Markup:
