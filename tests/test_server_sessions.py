@@ -195,6 +195,26 @@ def test_unchanged_write_writes_nothing(client: FlaskClient, store: CountingStor
     assert store.calls["set"] == 0
 
 
+def test_change_to_a_plain_value_behind_the_session_api_is_saved(
+    app: Flask, client: FlaskClient, store: CountingStore
+) -> None:
+    """A read of plain values is proven unchanged by a copy, not by the ``modified`` flag."""
+
+    @app.get("/behind/<value>")
+    def behind(value: str) -> str:
+        assert isinstance(session, ServerSession)
+        session.data["a"] = value  # bypasses __setitem__: modified stays False
+        return "ok"
+
+    client.get("/set/a/1")
+    store.calls.clear()
+    client.get("/get/a")
+    assert store.calls["set"] == 0
+    client.get("/behind/2")
+    assert store.calls["set"] == 1
+    assert client.get("/read").json == {"a": "2"}
+
+
 def test_nested_change_is_saved(client: FlaskClient) -> None:
     client.get("/append/cart/apple")
     client.get("/append/cart/pear")

@@ -33,7 +33,7 @@ from .keys import KeySpace, hash_id
 from .locking import HeldLock, Locker, is_locked
 from .record import decode, untag
 from .saving import Saver
-from .session import Loaded, ServerSession
+from .session import Loaded, ServerSession, snapshot_of
 from .unavailable import fail_response
 
 __all__ = ["ServerSessionInterface", "release_held_locks", "watch_teardown"]
@@ -82,15 +82,21 @@ class ServerSessionInterface(CookieDefaults):
         add_vary_cookie(response)
         if not session.loaded:
             return  # loading failed; the view's error response stands
-        pending = session.pending(self.serializer)
+        observed = isinstance(self.store, ObservedStore)
+        unchanged = None if observed else session.unchanged
+        pending = None
         try:
-            outcome = self.saver.save(pending)
+            if unchanged is not None:  # a read: at most a touch, nothing to encode
+                outcome = self.saver.keep(unchanged)
+            else:
+                pending = session.pending(self.serializer)
+                outcome = self.saver.save(pending)
         except (StoreError, SessionError) as exc:
             fail_response(response, exc)
             return
         finally:
             self._release(session.take_lock())
-        if isinstance(self.store, ObservedStore):
+        if observed and pending is not None:
             environ = session.request_environ()
             environ[ENVIRON_KEY] = inspect(self.store, self.keys, self.settings, pending, outcome)
         if outcome.cookie == "set":
@@ -142,7 +148,7 @@ class ServerSessionInterface(CookieDefaults):
         if record.created + self.settings.absolute_timeout <= now:
             security_log.info("session past its absolute timeout from %s", client_address())
             return Loaded({}, now, lock=lock, discard=[stored], verified=True)
-        return Loaded(data, record.created, stored, lock, verified=True)
+        return Loaded(data, record.created, stored, lock, verified=True, snapshot=snapshot_of(data))
 
     def verify(self, cookie: str, signer: IdSigner) -> str | None:
         """The session id inside a signed cookie value, or None if the signature is wrong."""

@@ -77,6 +77,10 @@ class Saver:
             return Outcome("set", stored.sid)  # the cookie's lifetime changed with the flag
         return outcome
 
+    def keep(self, stored: Stored) -> Outcome:
+        """Save a session its request left unchanged: touch it when due."""
+        return self._touch(stored, stored.record.created, self.clock())
+
     def destroy(self, stored: Stored) -> None:
         """Delete a record and its user-index entry."""
         self.store.delete(stored.key)

@@ -13,7 +13,7 @@ from .changes import Pending, Stored
 from .locking import HeldLock
 from .record import Tagger
 
-__all__ = ["Loaded", "Loader", "ServerSession"]
+__all__ = ["Loaded", "Loader", "ServerSession", "snapshot_of"]
 
 #: Values that are their own tagged form (Flask's tagger would check every tag to say so).
 _PLAIN: Final = frozenset({str, int, float, bool, type(None)})
@@ -33,6 +33,16 @@ class Loaded:
     """The record ``regenerate`` moved the data away from."""
     verified: bool = False
     """The request's cookie carried a valid signature (so this app may delete it)."""
+    snapshot: dict[str, Any] | None = None
+    """A copy of the data as loaded, when every value is plain (a change is then visible)."""
+
+
+def snapshot_of(data: dict[str, Any]) -> dict[str, Any] | None:
+    """A shallow copy of ``data`` if no value can change in place, else None."""
+    for value in data.values():
+        if type(value) not in _PLAIN:
+            return None
+    return dict(data)
 
 
 class Loader(Protocol):
@@ -149,6 +159,28 @@ class ServerSession(SessionMixin):
         """Detach the session from its user (it stays valid, but out of the user's index)."""
         _ = self._state
         self._user = None
+
+    @property
+    def unchanged(self) -> Stored | None:
+        """The record loaded, if this request provably left it as it was (else None).
+
+        Provable for plain values only: a list or dict in the session could have
+        changed in place, so those sessions are compared by their encoding.
+        """
+        state = self._loaded
+        if state is None or self.modified or state.snapshot is None:
+            return None
+        stored = state.stored
+        if (
+            stored is None
+            or state.discard
+            or state.moved_from is not None
+            or self._user != stored.record.user
+            or state.created != stored.record.created
+            or state.data != state.snapshot
+        ):
+            return None
+        return stored
 
     def pending(self, tagger: Tagger) -> Pending:
         """What this request leaves to save, its data tagged for the store."""
