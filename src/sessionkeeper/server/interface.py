@@ -82,26 +82,26 @@ class ServerSessionInterface(CookieDefaults):
         add_vary_cookie(response)
         if not session.loaded:
             return  # loading failed; the view's error response stands
-        observed = isinstance(self.store, ObservedStore)
-        unchanged = None if observed else session.unchanged
+        observed = self.store if isinstance(self.store, ObservedStore) else None
+        unchanged = session.unchanged if observed is None else None
         pending = None
         try:
             if unchanged is not None:  # a read: at most a touch, nothing to encode
-                outcome = self.saver.keep(unchanged)
+                outcome, created = self.saver.keep(unchanged), unchanged.record.created
             else:
                 pending = session.pending(self.serializer)
-                outcome = self.saver.save(pending)
+                outcome, created = self.saver.save(pending), pending.created
         except (StoreError, SessionError) as exc:
             fail_response(response, exc)
             return
         finally:
             self._release(session.take_lock())
-        if observed and pending is not None:
+        if observed is not None and pending is not None:
             environ = session.request_environ()
-            environ[ENVIRON_KEY] = inspect(self.store, self.keys, self.settings, pending, outcome)
+            environ[ENVIRON_KEY] = inspect(observed, self.keys, self.settings, pending, outcome)
         if outcome.cookie == "set":
             assert outcome.sid is not None
-            expires = self.cookie_expires(session, pending.created)
+            expires = self.cookie_expires(session, created)
             value = self.signer_for(app).sign(outcome.sid)
             self.set_session_cookie(app, response, value, expires)
         elif outcome.cookie == "delete":
