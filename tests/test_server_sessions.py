@@ -470,6 +470,9 @@ def test_a_key_changed_on_a_running_app_takes_effect(store: CountingStore, clock
     app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]
     client.set_cookie("session", cookie)
     assert client.get("/read").json == {"user": "alice"}
+    assert client.get("/read").json == {"user": "alice"}  # a verified cookie, remembered
+    app.config["SECRET_KEY_FALLBACKS"] = []  # the key withdrawn: what it verified goes too
+    assert client.get("/read").json == {}
 
 
 @pytest.mark.parametrize("value", ["", ".", "abc", "abc.", ".sig", "é.é", "a.b.c", "x" * 4000])

@@ -57,10 +57,10 @@ def cookie_value(request: Request, name: str) -> str | None:
 
 def add_vary_cookie(response: Response) -> None:
     """Add ``Vary: Cookie``: the answer depends on the session (Flask CVE-2023-30861)."""
-    if "Vary" in response.headers:
+    if response.headers.getlist("Vary"):  # getlist: a missing header raises nothing
         response.vary.add("Cookie")
     else:
-        response.headers["Vary"] = "Cookie"
+        response.headers.add("Vary", "Cookie")
 
 
 class CookieDefaults(SessionInterface):

@@ -2,7 +2,8 @@
 
 Keys are derived once per secret (the current ``SECRET_KEY`` signs; it and
 ``SECRET_KEY_FALLBACKS`` verify), so a request pays for one HMAC, not a key
-derivation.
+derivation, and the values verified lately are remembered, so a returning
+cookie pays for none. A signer lives as long as its keys: new keys, new signer.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Sequence
+from typing import Final
 
 __all__ = ["IdSigner", "new_id"]
 
 _PURPOSE = b"sessionkeeper.session-id"
+#: Verified cookie values a signer remembers (about 150 bytes each) before it starts over.
+VERIFIED_KEPT: Final = 4096
 
 
 def new_id() -> str:
@@ -37,6 +41,7 @@ class IdSigner:
         if not secrets:
             raise ValueError("at least one secret is needed")
         self._keys = [_derive(secret) for secret in reversed(secrets)]
+        self._verified: dict[str, str] = {}  # cookie value -> id, for values that verified
 
     @staticmethod
     def _mac(key: hmac.HMAC, sid: bytes) -> bytes:
@@ -50,6 +55,17 @@ class IdSigner:
 
     def unsign(self, value: str) -> str | None:
         """The id inside a cookie value, or None when no key made its signature."""
+        known = self._verified.get(value)
+        if known is not None:
+            return known
+        sid = self._check(value)
+        if sid is not None:
+            if len(self._verified) >= VERIFIED_KEPT:
+                self._verified.clear()
+            self._verified[value] = sid
+        return sid
+
+    def _check(self, value: str) -> str | None:
         sid, dot, signature = value.rpartition(".")
         if not dot or not sid or not value.isascii():
             return None

@@ -50,7 +50,7 @@ def encode(record: SessionRecord) -> bytes:
 def decode(raw: bytes) -> SessionRecord:
     """Read a stored record; raise :class:`CorruptRecord` for anything else."""
     try:
-        tree = json.loads(raw)
+        tree = json.loads(raw.decode())  # a str: json need not guess the encoding
         created, data, user = float(tree["c"]), tree["d"], tree.get("u")
     except (ValueError, KeyError, TypeError) as exc:
         raise CorruptRecord(f"undecodable session record: {exc}") from exc
