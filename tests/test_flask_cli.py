@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, session
 
+from redis_servers import free_port
 from sessionkeeper import MemoryStore, ServerSession, SessionKeeper
+from sessionkeeper.stores.memcached import NO_SCAN
 
 
 @pytest.fixture
@@ -117,3 +120,55 @@ def test_list_says_when_nothing_is_stored(app: Flask) -> None:
     result = app.test_cli_runner().invoke(args=["sessions", "list"])
     assert result.exit_code == 0
     assert result.output == "no stored sessions\n"
+
+
+#: Every ``flask sessions`` command, with the arguments it needs.
+EVERY_COMMAND = [
+    ["list"],
+    ["show", "ab" * 32],
+    ["revoke", "ab" * 32],
+    ["revoke-user", "ada"],
+    ["clear-expired"],
+    ["stats"],
+    ["init-db"],
+]
+
+
+def store_app(url: str) -> Flask:
+    app = Flask(__name__)
+    app.config.update(SECRET_KEY="k", SESSION_STORE=url, SESSION_STORE_TIMEOUT=1)
+    SessionKeeper(app)
+    return app
+
+
+@pytest.fixture
+def memcached_app(memcached_server: Any) -> Iterator[Flask]:
+    app = store_app(f"{memcached_server.url}?prefix={memcached_server.fresh_prefix()}")
+    yield app
+    SessionKeeper.state(app).store.close()  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "command", [["list"], ["stats"], ["revoke-user", "ada"]], ids=lambda command: command[0]
+)
+def test_a_store_that_cannot_list_keys_is_a_one_line_error(
+    memcached_app: Flask, command: list[str]
+) -> None:
+    result = memcached_app.test_cli_runner().invoke(args=["sessions", *command])
+    assert isinstance(result.exception, SystemExit)  # Click's exit, not the StoreError
+    assert result.exit_code == 1
+    assert result.output == f"Error: {NO_SCAN}\n"
+
+
+@pytest.mark.parametrize("command", EVERY_COMMAND, ids=lambda command: command[0])
+def test_a_store_that_is_down_is_a_one_line_error_without_its_password(
+    command: list[str],
+) -> None:
+    app = store_app(f"postgresql://ops:hunter2@127.0.0.1:{free_port()}/sessions")
+    result = app.test_cli_runner().invoke(args=["sessions", *command])
+    assert isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1
+    line = "Error: SQL store postgresql+psycopg://ops:***@127.0.0.1:"
+    assert result.output.startswith(line) and "Connection refused" in result.output
+    assert result.output.count("\n") == 1 and "hunter2" not in result.output
+    SessionKeeper.state(app).store.close()  # type: ignore[union-attr]

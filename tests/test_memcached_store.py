@@ -81,7 +81,7 @@ def test_scan_says_memcached_cannot_list_keys(store: MemcachedStore) -> None:
         store.scan()
 
 
-def test_the_user_index_and_listing_commands_fail_clearly(memcached_server: Any) -> None:
+def test_the_user_index_fails_clearly(memcached_server: Any) -> None:
     app = Flask(__name__)
     url = f"{memcached_server.url}?prefix={memcached_server.fresh_prefix()}"
     app.config.update(SECRET_KEY="k", SESSION_STORE=url)
@@ -105,9 +105,6 @@ def test_the_user_index_and_listing_commands_fail_clearly(memcached_server: Any)
         keeper.sessions_of("ada")
     with app.app_context(), pytest.raises(StoreError, match="cannot list keys"):
         keeper.revoke_user("ada")
-    result = app.test_cli_runner().invoke(args=["sessions", "list"])
-    assert isinstance(result.exception, StoreError)
-    assert "use SQL, Redis or SQLite" in str(result.exception)
     keeper.state(app).store.close()  # type: ignore[union-attr]
 
 

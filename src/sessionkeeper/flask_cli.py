@@ -1,9 +1,16 @@
-"""``flask sessions ...``: list, show and revoke stored sessions."""
+"""``flask sessions ...``: list, show and revoke stored sessions.
+
+A configuration or store error in any command (cookie mode, a store that is down or
+cannot list keys) ends it with Click's one-line ``Error: ...`` and exit code 1, not a
+traceback: the command line was right, so it is no usage error (exit code 2). The
+message names the store by its redacted URL, as the store's errors do.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from flask import current_app
@@ -15,14 +22,22 @@ from .state import KeeperState
 
 __all__ = ["sessions_cli"]
 
-sessions_cli = AppGroup("sessions", help="Inspect and revoke the sessions in the store.")
+
+class _SessionsGroup(AppGroup):
+    """Turn the configuration and store errors of every command into one-line errors."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ConfigError, StoreError) as exc:
+            raise click.ClickException(" ".join(str(exc).split())) from None
+
+
+sessions_cli = _SessionsGroup("sessions", help="Inspect and revoke the sessions in the store.")
 
 
 def _admin() -> SessionAdmin:
-    try:
-        return KeeperState.of(current_app).require_admin()
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+    return KeeperState.of(current_app).require_admin()
 
 
 def _time(seconds: float | None) -> str:
@@ -109,8 +124,5 @@ def init_db_command() -> None:
     create_table = getattr(store, "create_table", None)
     if create_table is None:
         raise click.ClickException("init-db is for the SQL stores: this store has no schema")
-    try:
-        create_table()
-    except StoreError as exc:
-        raise click.ClickException(str(exc)) from None
+    create_table()
     click.echo("the session table is ready")
