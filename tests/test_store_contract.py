@@ -195,6 +195,12 @@ def test_delete_if_version_match(store: Store) -> None:
     assert store.get("k") is None
 
 
+def test_delete_after_a_delete_at_a_version_reports_the_key_gone(store: Store) -> None:
+    version = store.set("k", b"v")
+    store.delete("k", if_version=version)
+    assert store.delete("k") is False
+
+
 def test_delete_if_version_mismatch_conflicts_and_keeps_the_key(store: Store) -> None:
     old = store.set("k", b"one")
     store.set("k", b"two")

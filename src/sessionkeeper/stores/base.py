@@ -81,7 +81,7 @@ class Store(ABC):
 
     @abstractmethod
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
-        """Remove ``key``; return whether it existed.
+        """Remove ``key``; return whether it held a live record (an expired one did not).
 
         With ``if_version``, remove it only at that version, else raise
         :class:`~sessionkeeper.errors.Conflict` (an absent key is a mismatch too).

@@ -10,6 +10,7 @@ Each value starts with a 16-byte header: a random 63-bit version (never repeated
 after delete and create, unlike a cas token) and the absolute expiry. Compare-and-set
 is ``gets``/``cas``, :data:`ABSENT` is ``add``; with no conditional delete, a delete
 at a version ``cas``-writes a tombstone that reads as absent and expires in a second.
+A plain delete reads first, so that it reports only a live record as deleted.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from .urls import redact
 __all__ = ["MemcachedStore"]
 
 _HEADER = struct.Struct(">Qd")  # version, absolute expiry (NaN: never)
+_TOMBSTONE = _HEADER.pack(0, 0.0)  # expired since 1970: reads as absent
 _THIRTY_DAYS = 30 * 24 * 3600
 _SAFE_KEY = re.compile(r"[\x21-\x7e]{1,200}")  # memcached keys: no spaces or controls, <= 250
 #: What ``scan`` says; the admin commands and the user index pass it on.
@@ -163,13 +165,14 @@ class MemcachedStore(Store):
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
         name = self._key(key)
-        if if_version is None:
-            return bool(self._call("delete", name, noreply=False))
         current, token = self._gets(name)
-        tombstone = _HEADER.pack(0, 0.0)  # expired since 1970: reads as absent
+        if if_version is None:
+            # A tombstone or a record expired by the clock is left to memcached's expiry:
+            # it reads as absent, and deleting it could take a record written meanwhile.
+            return current is not None and bool(self._call("delete", name, noreply=False))
         if current is None or current.version != if_version:
             raise Conflict(key)
-        if not self._cas(name, tombstone, token, 1):
+        if not self._cas(name, _TOMBSTONE, token, 1):
             raise Conflict(key)
         return True
 
