@@ -15,6 +15,7 @@ import pytest
 import sessionkeeper
 from sessionkeeper.config import DEFAULTS, DOCS
 from sessionkeeper.kv.openapi import document
+from sessionkeeper.stores import SCHEMES
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS_DIR = ROOT / "docs"
@@ -53,6 +54,15 @@ def test_every_configuration_key_has_a_one_line_description() -> None:
     for key, line in DOCS.items():
         assert line.strip(), key
         assert "\n" not in line, key
+
+
+def test_the_store_description_names_a_url_of_every_store() -> None:
+    named = {
+        target
+        for scheme, target in SCHEMES.items()
+        if re.search(rf"``{re.escape(scheme)}(://|``)", DOCS["SESSION_STORE"])
+    }
+    assert sorted(set(SCHEMES.values()) - named) == []
 
 
 def _squashed(text: str) -> str:

@@ -38,8 +38,9 @@ DEFAULTS: dict[str, Any] = {
 DOCS: dict[str, str] = {
     "SESSION_STORE": (
         'Where sessions live: ``"cookie"``, a store URL (``memory://``, ``sqlite:///``, '
-        "``redis://``, ``redis+cluster://``, ``redis+sentinel://``, ``http://``) or a ready "
-        "``Store`` instance, which its owner closes."
+        "``redis://``, ``redis+cluster://``, ``redis+sentinel://``, ``http://``, "
+        "``postgresql://``, ``mysql+pymysql://``, ``memcached://``), ``sqlalchemy`` for the "
+        "app's Flask-SQLAlchemy engine, or a ready ``Store`` instance, which its owner closes."
     ),
     "SESSION_COOKIE_ENCRYPT": (
         "Cookie mode: encrypt the cookie with AES-256-GCM, keyed from ``SECRET_KEY`` "
@@ -63,7 +64,12 @@ DOCS: dict[str, str] = {
         "Store key prefix of session records (locks use ``session-lock:``, the user index "
         "``session-user:``)."
     ),
-    "SESSION_STORE_TIMEOUT": "Connect and read timeout of network stores (Redis, the KV service).",
+    "SESSION_STORE_TIMEOUT": (
+        "Seconds to wait for the store: it bounds connecting to Redis, the KV service and "
+        "Memcached and each of their answers; for PostgreSQL and MySQL/MariaDB, connecting "
+        "(rounded to whole seconds) and the wait for a pooled connection; for ``sqlite:///``, "
+        "the wait for another writer's lock."
+    ),
     "SESSION_KV_TOKEN": "Bearer token sent to the key-value service (``http://`` stores).",
     "SESSION_SAVE_DEADLINE": (
         "How long a save that meets concurrent writers keeps merging and retrying "

@@ -83,7 +83,7 @@ class SqlStore(Store):
 
         ``postgresql://`` means ``postgresql+psycopg://``. A relative SQLite path is
         under ``instance_path``, as Flask-SQLAlchemy has it. ``timeout`` bounds
-        connecting, in seconds.
+        connecting to a server and waiting for one of the pool's connections, in seconds.
         """
         if url.startswith("sqlalchemy://"):
             return cls(app_engine(app, url.partition("://")[2] or None), clock=clock)
@@ -154,7 +154,7 @@ class SqlStore(Store):
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
         now = self._clock()
-        if if_version is None:  # an expired record goes too, but was not there
+        if if_version is None:  # a live row only: an expired one waits for clear_expired
             return bool(self._run(delete(records).where(_c.key == key, live(now))))
         expected = parse_version(if_version)
         doomed = delete(records).where(_c.key == key, _c.version == expected, live(now))
