@@ -9,6 +9,7 @@ stopped by its pid at the end. The tables are printed and written to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,20 +48,22 @@ from procs import (
     wait_until,
 )
 from races import lost_updates
-from report import LABELS, ROUTES, Cpu, Results, render
-from writes import Counter, RedisWrites, SqliteWrites, read_only_writes
+from report import ROUTES, Cpu, Results, render
+from writes import (
+    Counter,
+    MemcachedWrites,
+    PostgresWrites,
+    RedisWrites,
+    SqliteWrites,
+    read_only_writes,
+)
 
 from sessionkeeper.stores.http import HttpStore
 from sessionkeeper.stores.redis import RedisStore
 from sessionkeeper.stores.sqlite import SqliteStore
 
-SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv")
 LOCKABLE = ("sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv", "sk-postgresql", "sk-memcached")
-#: The variants on PostgreSQL and memcached (their stores' writes are not counted).
-LABELS.setdefault("fs-sqlalchemy-postgresql", "Flask-Session SQLAlchemy/PostgreSQL")
-LABELS.setdefault("fs-memcached", "Flask-Session Memcached")
-LABELS.setdefault("sk-postgresql", "SessionKeeper PostgreSQL")
-LABELS.setdefault("sk-memcached", "SessionKeeper Memcached")
+SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "fs-sqlalchemy-postgresql", "fs-memcached", *LOCKABLE)
 PG_VARIANTS = ("fs-sqlalchemy-postgresql", "sk-postgresql")
 MEMCACHED_VARIANTS = ("fs-memcached", "sk-memcached")
 SECTIONS = ("writes", "throughput", "lost", "kv", "growth")
@@ -105,8 +108,11 @@ def _psql(port: int, sql: str) -> bool:
 
 
 def postgres_database(port: int, name: str) -> str:
-    """Create database ``name`` and return its SQLAlchemy URL."""
-    _psql(port, f"CREATE DATABASE {name}")
+    """Create database ``name`` unless it exists; return its SQLAlchemy URL."""
+    import psycopg
+
+    with contextlib.suppress(psycopg.errors.DuplicateDatabase):
+        _psql(port, f"CREATE DATABASE {name}")
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{name}"
 
 
@@ -208,6 +214,11 @@ class Bench:
             return RedisWrites(self.redis.port)
         if variant == "sk-kv":
             return SqliteWrites(self.workdir / "kv.sqlite3", "records")
+        if variant in PG_VARIANTS:
+            table = "sessions" if variant.startswith("fs-") else "sessionkeeper_records"
+            return PostgresWrites(self.url("granian", variant), table)
+        if variant in MEMCACHED_VARIANTS and self.memcached is not None:
+            return MemcachedWrites(self.memcached.port)
         path = Path(self.url("granian", variant).removeprefix("sqlite:///"))
         return SqliteWrites(path, "sessions" if variant == "fs-sqlalchemy" else "records")
 

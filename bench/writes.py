@@ -6,6 +6,9 @@
 - Redis: the server's own modification counter (``rdb_changes_since_last_save``
   in ``INFO persistence``, which counts every key change, inside scripts too;
   the server runs with ``--save ''``, so nothing resets it).
+- PostgreSQL: a row trigger on the session table, as on SQLite.
+- memcached: the server's own command counters (``stats``: sets, including
+  ``add`` and ``cas``, touches and deletes).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from pathlib import Path
 from typing import Protocol
 
 import redis
+import sqlalchemy
 from client import Client
+from pymemcache.client.base import Client as MemcacheClient
 
-#: The session tables: SessionKeeper's SQLite store, Flask-Session's SQLAlchemy model.
-TABLES = frozenset({"records", "sessions"})
+#: The session tables: SessionKeeper's SQLite and SQL stores, Flask-Session's SQLAlchemy model.
+TABLES = frozenset({"records", "sessions", "sessionkeeper_records"})
 
 
 class Counter(Protocol):
@@ -75,6 +80,62 @@ class RedisWrites:
     def count(self) -> int:
         """Key modifications since this counter was made."""
         return self._dirty() - self.start
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.client.close()
+
+
+class PostgresWrites:
+    """Count row writes on ``table`` of a PostgreSQL database with a row trigger."""
+
+    def __init__(self, url: str, table: str) -> None:
+        if table not in TABLES:
+            raise ValueError(f"unknown session table {table!r}")
+        self.engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+        self.table = table
+        statements = [
+            "CREATE TABLE IF NOT EXISTS bench_writes (n BIGINT NOT NULL)",
+            "DELETE FROM bench_writes",
+            "INSERT INTO bench_writes VALUES (0)",
+            "CREATE OR REPLACE FUNCTION bench_count() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN UPDATE bench_writes SET n = n + 1; RETURN NULL; END $$",
+            f"CREATE OR REPLACE TRIGGER bench_writes AFTER INSERT OR UPDATE OR DELETE ON {table}"
+            " FOR EACH ROW EXECUTE FUNCTION bench_count()",
+        ]
+        with self.engine.connect() as conn:
+            for sql in statements:
+                conn.execute(sqlalchemy.text(sql))
+
+    def count(self) -> int:
+        """Row writes since the trigger was installed."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(sqlalchemy.text("SELECT n FROM bench_writes")).scalar_one())
+
+    def close(self) -> None:
+        """Drop the trigger and the counter."""
+        with self.engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f"DROP TRIGGER IF EXISTS bench_writes ON {self.table}"))
+            conn.execute(sqlalchemy.text("DROP TABLE IF EXISTS bench_writes"))
+        self.engine.dispose()
+
+
+class MemcachedWrites:
+    """Count writes with memcached's own command counters."""
+
+    COUNTERS = (b"cmd_set", b"cmd_touch", b"delete_hits", b"delete_misses")
+
+    def __init__(self, port: int) -> None:
+        self.client = MemcacheClient(("127.0.0.1", port))
+        self.start = self._total()
+
+    def _total(self) -> int:
+        stats = self.client.stats()
+        return sum(int(stats[name]) for name in self.COUNTERS)
+
+    def count(self) -> int:
+        """Writes since this counter was made (every client's)."""
+        return self._total() - self.start
 
     def close(self) -> None:
         """Close the connection."""
