@@ -170,7 +170,7 @@ def _index_app(
     @app.get("/docs/<path:name>")
     def docs_page(name: str) -> ResponseReturnValue:
         if not docs.is_dir():
-            return _no_docs(docs)
+            return _no_docs()
         found = safe_join(str(docs), name)  # None for a name that leaves the folder
         if found is None:
             raise NotFound()
@@ -193,14 +193,13 @@ def _index_app(
     return app
 
 
-def _no_docs(folder: Path) -> ResponseReturnValue:
+def _no_docs() -> ResponseReturnValue:
     """Say how to build the documentation: a 404, since nothing is served here yet."""
     error = NotFound("The documentation is not built yet.")
-    hint = Markup(
+    hint = Markup(  # the folder itself stays on the server: a page shows no server paths
         "Run <code>make docs</code> in the repository, then reload this page; "
-        "or start the demo with <code>--docs-path</code> naming a built site. "
-        "Looked in <code>{}</code>."
-    ).format(folder)
+        "or start the demo with <code>--docs-path</code> naming a built site."
+    )
     return render_template("error.html", error=error, code=404, hint=hint), 404
 
 
