@@ -66,6 +66,8 @@ class Results:
     kv: dict[str, WrkResult] = field(default_factory=dict)
     redis_bench: dict[str, RedisBench] = field(default_factory=dict)
     growth: dict[str, list[Point]] = field(default_factory=dict)
+    roundtrip: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per way of waiting and Redis placement: the caller's CPU and wall µs per round trip."""
     wall_seconds: float = 0.0
 
     def median(self, server: str, route: str, variant: str) -> Median | None:
@@ -241,6 +243,14 @@ def writes_table(results: Results) -> list[str]:
     ]
     header = ["variant", "writes per 1,000 /read", "changes counted creating the sessions"]
     return _table([*header, "counted by"], rows, "lrrl")
+
+
+def roundtrip_table(results: Results) -> list[str]:
+    """What one Redis round trip costs the caller on the server core."""
+    rows = [
+        [name, f"{f['cpu_us']:.1f}", f"{f['wall_us']:.1f}"] for name, f in results.roundtrip.items()
+    ]
+    return _table(["waiting for the answer", "caller CPU µs", "wall µs"], rows, "lrr")
 
 
 def kv_table(results: Results) -> list[str]:
@@ -448,6 +458,12 @@ def render(results: Results) -> str:
             bool(results.lost),
         ),
         ("Store writes per 1,000 read-only requests", writes_table(results), bool(results.writes)),
+        (
+            "One round trip to Redis, as the caller on the server core pays it (GET of a "
+            "missing key, one connection)",
+            roundtrip_table(results),
+            bool(results.roundtrip),
+        ),
         (
             "The KV service alone, next to redis-benchmark",
             kv_table(results),

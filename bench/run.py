@@ -16,6 +16,7 @@ import platform
 import shutil
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,7 +67,7 @@ LOCKABLE = ("sk-sqlite", "sk-redis", "sk-redis-cache", "sk-kv", "sk-postgresql",
 SERVER_SIDE = ("fs-redis", "fs-sqlalchemy", "fs-sqlalchemy-postgresql", "fs-memcached", *LOCKABLE)
 PG_VARIANTS = ("fs-sqlalchemy-postgresql", "sk-postgresql")
 MEMCACHED_VARIANTS = ("fs-memcached", "sk-memcached")
-SECTIONS = ("writes", "throughput", "lost", "kv", "growth")
+SECTIONS = ("roundtrip", "writes", "throughput", "lost", "kv", "growth")
 
 
 def _postgres_bin(name: str) -> str:
@@ -332,6 +333,27 @@ class Bench:
                 self.results.lost[server, variant] = lost
                 log(f"lost updates {server} {variant}: {lost}")
 
+    def roundtrip(self) -> None:
+        """A Redis round trip's cost to a caller on the server core: Redis on the other
+        core (as in every other section), then on the same one; medians of 3 rounds."""
+        runs: dict[str, list[dict[str, float]]] = {}
+        try:
+            for _ in range(3):
+                for where, cpu in (("other core", CLIENT_CPU), ("same core", SERVER_CPU)):
+                    pin(self.redis.popen.pid, cpu)
+                    argv = ["taskset", "-c", SERVER_CPU, sys.executable]
+                    argv += [str(BENCH_DIR / "roundtrip.py"), str(self.redis.port)]
+                    out = subprocess.run(argv, check=True, capture_output=True, text=True)
+                    for wait, figures in json.loads(out.stdout).items():
+                        runs.setdefault(f"{wait}, Redis on the {where}", []).append(figures)
+        finally:
+            pin(self.redis.popen.pid, CLIENT_CPU)
+        for name, rounds in runs.items():
+            self.results.roundtrip[name] = {
+                k: statistics.median(r[k] for r in rounds) for k in ("cpu_us", "wall_us")
+            }
+        log(f"round trips: {self.results.roundtrip}")
+
     def kv_alone(self) -> None:
         """The KV service and Redis, each pinned to the server core, same connections."""
         pin(self.redis.popen.pid, SERVER_CPU)
@@ -505,6 +527,7 @@ def save(results: Results, text: str) -> Path:
         "kv": {k: asdict(v) for k, v in results.kv.items()},
         "redis_bench": {k: asdict(v) for k, v in results.redis_bench.items()},
         "growth": {k: [asdict(p) for p in v] for k, v in results.growth.items()},
+        "roundtrip": results.roundtrip,
         "wall_seconds": results.wall_seconds,
     }
     (out / f"{name}.json").write_text(json.dumps(raw, indent=1) + "\n")
@@ -521,6 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench(args, workdir)
     try:
         bench.start_services()
+        if "roundtrip" in args.sections:
+            bench.roundtrip()
         app_sections = {"writes", "throughput", "lost"} & set(args.sections)
         if app_sections:
             bench.start_apps()
