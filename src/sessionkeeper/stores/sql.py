@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, exc, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exc, or_, select, update
 
 from ..errors import Conflict, StoreError
 from . import ABSENT, Absent, Record, Store, Version
@@ -39,6 +39,25 @@ __all__ = ["SqlStore", "metadata", "records"]
 
 _c = records.c
 
+# The statements of the hot operations, built once: SQLAlchemy then compiles each once per
+# dialect and finds it in its cache, instead of building and keying a new one per call.
+_LIVE = or_(_c.expires.is_(None), _c.expires > bindparam("now"))
+_KEYED = (_c.key == bindparam("the_key"), _LIVE)
+_AT_VERSION = (*_KEYED, _c.version == bindparam("expected"))
+_GET = select(_c.value, _c.version, _c.expires).where(*_KEYED)
+_REPLACE = (
+    update(records)
+    .where(*_AT_VERSION)
+    .values(
+        value=bindparam("new_value"),
+        version=bindparam("new_version"),
+        expires=bindparam("new_expires"),
+    )
+)
+_DELETE = delete(records).where(*_KEYED)
+_DELETE_AT = delete(records).where(*_AT_VERSION)
+_TOUCH = update(records).where(*_KEYED).values(expires=bindparam("new_expires"))
+
 
 class SqlStore(Store):
     """Keep records in one table of a SQL database reached through a SQLAlchemy ``Engine``.
@@ -59,8 +78,14 @@ class SqlStore(Store):
         clock: Clock = default_clock,
         owns_engine: bool = False,
         sweep_interval: float = 300.0,
+        autocommits: bool = False,
     ) -> None:
-        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        """``autocommits``: the engine's connections are in autocommit mode already
+        (``create_engine(..., isolation_level="AUTOCOMMIT")``, as :meth:`from_url` makes
+        them); otherwise each checkout switches its connection to it and back."""
+        self._engine = (
+            engine if autocommits else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._owned = engine if owns_engine else None
         self._dialect = engine.dialect
         self._name = redact(engine.url.render_as_string(hide_password=True))
@@ -88,7 +113,7 @@ class SqlStore(Store):
         if url.startswith("sqlalchemy://"):
             return cls(app_engine(app, url.partition("://")[2] or None), clock=clock)
         engine = engine_from_url(url, instance_path=instance_path, timeout=timeout)
-        return cls(engine, clock=clock, owns_engine=True)
+        return cls(engine, clock=clock, owns_engine=True, autocommits=True)
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
@@ -108,18 +133,17 @@ class SqlStore(Store):
         with self._connect():
             pass
 
-    def _run(self, statement: Any) -> int:
+    def _run(self, statement: Any, params: dict[str, Any] | None = None) -> int:
         """Execute ``statement``; return the rows it touched (read before the pool gets it)."""
         with self._connect() as conn:
-            return int(conn.execute(statement).rowcount)
+            return int(conn.execute(statement, params).rowcount)
 
-    def _rows(self, statement: Any) -> list[Any]:
+    def _rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         with self._connect() as conn:
-            return list(conn.execute(statement))
+            return list(conn.execute(statement, params))
 
     def get(self, key: str) -> Record | None:
-        query = select(_c.value, _c.version, _c.expires).where(_c.key == key, live(self._clock()))
-        rows = self._rows(query)
+        rows = self._rows(_GET, {"the_key": key, "now": self._clock()})
         return Record(bytes(rows[0][0]), f"{rows[0][1]:016x}", rows[0][2]) if rows else None
 
     def set(
@@ -147,18 +171,20 @@ class SqlStore(Store):
                 raise Conflict(key, "key exists")
         else:
             expected = parse_version(if_version)
-            replace = update(records).where(_c.key == key, _c.version == expected, live(now))
-            if expected is None or not self._run(replace.values(row)):
+            params = {"the_key": key, "now": now, "expected": expected, "new_value": value}
+            params.update(new_version=version, new_expires=expires)
+            if expected is None or not self._run(_REPLACE, params):
                 raise Conflict(key)
         return f"{version:016x}"
 
     def delete(self, key: str, *, if_version: Version | None = None) -> bool:
         now = self._clock()
         if if_version is None:  # a live row only: an expired one waits for clear_expired
-            return bool(self._run(delete(records).where(_c.key == key, live(now))))
+            return bool(self._run(_DELETE, {"the_key": key, "now": now}))
         expected = parse_version(if_version)
-        doomed = delete(records).where(_c.key == key, _c.version == expected, live(now))
-        if expected is None or not self._run(doomed):
+        if expected is None or not self._run(
+            _DELETE_AT, {"the_key": key, "now": now, "expected": expected}
+        ):
             raise Conflict(key)
         return True
 
@@ -166,8 +192,7 @@ class SqlStore(Store):
         check_ttl(ttl)
         now = self._clock()
         expires = None if ttl is None else now + ttl
-        stmt = update(records).where(_c.key == key, live(now)).values(expires=expires)
-        return bool(self._run(stmt))
+        return bool(self._run(_TOUCH, {"the_key": key, "now": now, "new_expires": expires}))
 
     def scan(
         self, prefix: str = "", *, after: str | None = None, limit: int = DEFAULT_SCAN_LIMIT

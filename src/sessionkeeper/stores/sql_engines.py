@@ -26,14 +26,19 @@ def engine_from_url(
     ``postgresql://`` means ``postgresql+psycopg://``. A relative SQLite path is
     under ``instance_path``, as Flask-SQLAlchemy has it, and the file is put in WAL
     mode. A server's pool keeps 16 connections, and a 17th concurrent request waits
-    for one. ``timeout`` bounds connecting and that wait, in seconds.
+    for one. ``timeout`` bounds connecting and that wait, in seconds. Its connections
+    are in autocommit mode.
     """
     scheme, _, rest = url.partition("://")
     try:
         parsed = make_url(_DRIVERS.get(scheme, scheme) + "://" + rest)
     except exc.ArgumentError as error:
         raise ConfigError(f"bad SQL store URL {redact(url)!r}: {error}") from error
-    options: dict[str, Any] = {"hide_parameters": True, "pool_recycle": 1800}
+    options: dict[str, Any] = {
+        "hide_parameters": True,
+        "pool_recycle": 1800,
+        "isolation_level": "AUTOCOMMIT",  # every operation is one statement
+    }
     if parsed.get_backend_name() == "sqlite":
         if parsed.database in (None, "", ":memory:"):
             raise ConfigError("a SQLite store needs a file; use memory:// for one in memory")
