@@ -8,8 +8,8 @@ the same while the count grows. ``SESSION_STORE``, when set explicitly, wins.
 ``KV_TOKEN_FILE`` names the service's token file (relative to the lab's
 instance folder, created with a random token, mode 0600, on first start); the
 app sends that token as ``SESSION_KV_TOKEN``.
-``honcho start`` in this folder runs the app and the service from the Procfile,
-both on the token in ``instance/counter/kv-token``.
+``../../../.venv/bin/honcho start`` in this folder runs the app and the service
+from the Procfile, both on the token in ``instance/counter/kv-token``.
 
 From the command line, ``curl -b jar -c jar http://127.0.0.1:5000/`` counts;
 the Reset form wants its CSRF token and the cookie that goes with it::
