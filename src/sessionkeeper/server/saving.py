@@ -62,12 +62,11 @@ class Saver:
         record = SessionRecord(pending.created, pending.data, pending.user)
         user_changed = pending.user != base.user
         # The record re-encodes exactly as it was written: equal bytes, nothing changed.
-        if encode(record) == stored.raw or (
-            not user_changed and dumps(pending.data) == dumps(base.data)
-        ):
+        raw = encode(record)
+        if raw == stored.raw or (not user_changed and dumps(pending.data) == dumps(base.data)):
             return self._touch(stored, pending.created, now)
         sets, deletes = diff(base.data, pending.data)
-        outcome = self._patch(stored, record, sets, deletes, user_changed, pending.holds_lock)
+        outcome = self._patch(stored, record, raw, sets, deletes, user_changed, pending.holds_lock)
         if user_changed:
             if base.user is not None:
                 self.store.delete(self.keys.user_entry(base.user, stored.id_hash))
@@ -158,19 +157,24 @@ class Saver:
         self,
         stored: Stored,
         record: SessionRecord,
+        raw: bytes,
         sets: dict[str, Any],
         deletes: set[str],
         user_changed: bool,
         holds_lock: bool,
     ) -> Outcome:
-        """Apply the request's changes on top of the latest record, retrying on conflicts."""
+        """Apply the request's changes on top of the latest record, retrying on conflicts.
+
+        ``raw`` is ``record`` encoded: the first attempt writes it as it is, since the
+        patch applied to the record loaded gives back the request's own data.
+        """
         key, version, base, user = stored.key, stored.version, stored.record.data, record.user
         deadline = time.monotonic() + self.settings.save_deadline
         escalated: HeldLock | None = None
         attempt = 0
         try:
             while True:
-                merged = apply(base, sets, deletes)
+                merged = record.data if attempt == 0 else apply(base, sets, deletes)
                 ttl = self.ttl(record.created, self.clock())
                 try:
                     if ttl <= 0:
@@ -178,7 +182,9 @@ class Saver:
                         return Outcome("delete")
                     # An emptied session keeps its (empty) record until it expires, so a
                     # concurrent request's keys still merge into it; the cookie goes.
-                    value = encode(SessionRecord(record.created, merged, user))
+                    value = (
+                        raw if attempt == 0 else encode(SessionRecord(record.created, merged, user))
+                    )
                     self.store.set(key, value, ttl=ttl, if_version=version)
                     return Outcome(None if merged else "delete")
                 except Conflict:
