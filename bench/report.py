@@ -317,21 +317,25 @@ CPU_AIMS = [
 STORE_CPU_TARGETS = [("sk-kv", "/read", 50), ("sk-kv", "/incr", 120)]
 
 
+#: The server the CPU targets are judged on: the measurement the targets were set with
+#: (Granian, 1 worker, pinned). gunicorn's sync workers add a fixed cost of their own to
+#: every request, which pulls every ratio towards 1; its figure is shown beside.
+JUDGED_ON = "granian"
+
+
 def cpu_verdicts(results: Results, goals: list[tuple[str, str, str, float]]) -> list[Verdict]:
-    """Server CPU per request against ``goals``, at the worst of the servers."""
+    """Server CPU per request against ``goals``, judged on :data:`JUDGED_ON`."""
     out = []
     for variant, route, base, goal in goals:
         target = f"{LABELS[variant]} ≥ {goal:g}x {LABELS[base]} on `{route}` (server CPU)"
-        ratios = [
-            (ratio, server)
-            for server in SERVERS
-            if (ratio := results.cpu_ratio(server, route, variant, base)) is not None
-        ]
-        if not ratios:
+        ratios = {server: results.cpu_ratio(server, route, variant, base) for server in SERVERS}
+        judged = ratios.get(JUDGED_ON)
+        if judged is None:
             out.append(Verdict(target, "not measured", None))
             continue
-        worst, where = min(ratios)
-        out.append(Verdict(target, f"lowest {worst:.2f}x ({where})", worst >= goal))
+        others = [f"{s} {r:.2f}x" for s, r in ratios.items() if s != JUDGED_ON and r is not None]
+        measured = f"{judged:.2f}x" + (f" ({', '.join(others)})" if others else "")
+        out.append(Verdict(target, measured, judged >= goal))
     return out
 
 
@@ -378,7 +382,11 @@ def verdicts(results: Results) -> list[Verdict]:
 
 def verdict_table(results: Results) -> list[str]:
     """The targets as a table."""
-    return _verdict_rows(verdicts(results))
+    note = (
+        f"Server CPU targets are judged on {SERVER_LABELS[JUDGED_ON]}, pinned (the measurement "
+        "they were set with); the other server's ratio is in brackets."
+    )
+    return [note, "", *_verdict_rows(verdicts(results))]
 
 
 def aims_table(results: Results) -> list[str]:
