@@ -20,8 +20,11 @@ documented option (``--port N``, appended or replaced) or environment (honcho's
 a later command's URL on a documented port (``localhost:5100``) is pointed at the server
 that took its place. A one-shot command must exit 0 and print what its check expects, or
 the text its trailing comment quotes (``# "Logged in as Homer"``); a server must answer
-its page. ``dump`` with no server of its file behind its URL talks to a ``kv serve`` this
-test starts with the token file it names. Servers are stopped by their process group.
+its page. A line that keeps a command's output in a shell variable
+(``token=$(curl ... | sed ...)``) must set it to something, and the file's later
+commands see it, as in the reader's shell. ``dump`` with no server of its file behind its
+URL talks to a ``kv serve`` this test starts with the token file it names. Servers are
+stopped by their process group.
 """
 
 from __future__ import annotations
@@ -214,7 +217,7 @@ class Reader:
 
     def run(self, doc: Documented, *, ports: dict[int, int] | None = None) -> str:
         """Run a one-shot command; it must exit 0 and print what its comment quotes."""
-        if doc.code.startswith("curl "):
+        if "curl" in programs(doc.code):
             curl_binary()  # skips without curl, fails under CI
         process = subprocess.Popen(
             [BASH, "-c", self.on_ports(doc.command, ports)],
@@ -447,8 +450,21 @@ def run_vite(reader: Reader, doc: Documented, match: re.Match[str]) -> None:
         assert articles and "title" in articles[0]
 
 
+def run_assignment(reader: Reader, doc: Documented, match: re.Match[str]) -> None:
+    """``name=$(command)``: the value must not be empty, and the later commands see it.
+
+    An empty value (a page without the token it should hold) would make the next command
+    fail for a reason other than the one it shows.
+    """
+    name = match.group(1)
+    value = reader.run(Documented(doc.source, doc.line, f'{doc.code} && printf %s "${name}"'))
+    assert value, f"{doc}\nset {name} to nothing"
+    reader.env[name] = value
+
+
 #: Commands that serve until stopped, or need more than their own exit: pattern -> check.
 SERVERS: list[tuple[re.Pattern[str], Callable[[Reader, Documented, re.Match[str]], None]]] = [
+    (re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=\$\(.*\)$"), run_assignment),
     (re.compile(r"python -m sessionlab\.(\w+)(?:\s|$)"), run_lab),
     (re.compile(r"honcho start"), run_honcho),
     (re.compile(r"sessionkeeper kv serve|FLASK_APP=sessionkeeper\.kv \S*flask run"), run_kv),
