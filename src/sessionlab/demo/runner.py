@@ -109,6 +109,9 @@ def run(
     kv_port = kv_port or free_port(KV_PORT, {site_port})
     click.echo(f"SessionKeeper demo: http://127.0.0.1:{site_port}/")
     sys.stdout.flush()
+    # Ctrl-C and SIGTERM stop the demo even when it was started with SIGINT ignored (as a
+    # shell without job control starts `cmd &`, and every child of such a shell).
+    signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
     processes: list[subprocess.Popen[bytes]] = []
     try:
