@@ -16,16 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, exc, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, exc, select, update
 
 from ..errors import Conflict, StoreError
 from . import ABSENT, Absent, Record, Store, Version
 from .base import DEFAULT_SCAN_LIMIT, Clock, check_ttl, default_clock, prefix_end
 from .sql_dialects import (
+    LIVE,
     create,
     create_schema,
     created,
-    live,
     metadata,
     parse_version,
     records,
@@ -41,8 +41,7 @@ _c = records.c
 
 # The statements of the hot operations, built once: SQLAlchemy then compiles each once per
 # dialect and finds it in its cache, instead of building and keying a new one per call.
-_LIVE = or_(_c.expires.is_(None), _c.expires > bindparam("now"))
-_KEYED = (_c.key == bindparam("the_key"), _LIVE)
+_KEYED = (_c.key == bindparam("the_key"), LIVE)
 _AT_VERSION = (*_KEYED, _c.version == bindparam("expected"))
 _GET = select(_c.value, _c.version, _c.expires).where(*_KEYED)
 _REPLACE = (
@@ -199,13 +198,14 @@ class SqlStore(Store):
     ) -> tuple[list[str], str | None]:
         if limit < 1:
             raise ValueError("limit must be at least 1")
-        query = select(_c.key).where(_c.key >= prefix, live(self._clock()))
+        query = select(_c.key).where(_c.key >= prefix, LIVE)
         end = prefix_end(prefix)
         if end is not None:
             query = query.where(_c.key < end)
         if after is not None:
             query = query.where(_c.key > after)
-        keys = [row[0] for row in self._rows(query.order_by(_c.key).limit(limit + 1))]
+        page = query.order_by(_c.key).limit(limit + 1)
+        keys = [row[0] for row in self._rows(page, {"now": self._clock()})]
         if len(keys) > limit:
             return keys[:limit], keys[limit - 1]
         return keys, None

@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     delete,
     exc,
     func,
@@ -101,9 +102,8 @@ def _mysql(dialect: Dialect) -> bool:
     return dialect.name in ("mysql", "mariadb")
 
 
-def live(now: float) -> Any:
-    """The condition of a record that has not expired at ``now``."""
-    return or_(_c.expires.is_(None), _c.expires > now)
+#: The condition of a record that has not expired at the bound parameter ``now``.
+LIVE: Any = or_(_c.expires.is_(None), _c.expires > bindparam("now"))
 
 
 def upsert(dialect: Dialect, row: dict[str, Any]) -> Executable:
